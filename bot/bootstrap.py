@@ -1,0 +1,42 @@
+"""Build a `Runtime` from the settings: configuration checked, database ready."""
+
+from __future__ import annotations
+
+import logging
+
+from alembic.script import ScriptDirectory
+
+from bot.clock import Clock, SystemClock
+from bot.config import load_config
+from bot.runtime import Runtime
+from bot.settings import Settings
+from storage.db import Database, normalise_url
+from storage.migrate import alembic_config, current_revision, upgrade
+
+log = logging.getLogger(__name__)
+
+
+class DatabaseNotReady(Exception):
+    """The database schema is older than this code; the message says which command fixes it."""
+
+
+def prepare_database(url: str) -> None:
+    """Upgrade an embedded SQLite database; require an explicit upgrade for a server database."""
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        upgrade(url)
+        return
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    current = current_revision(url)
+    if current != head:
+        raise DatabaseNotReady(
+            f"database schema is at revision {current or 'none'}, this version needs {head}: run 'handoff db upgrade'"
+        )
+
+
+def build_runtime(settings: Settings | None = None, *, clock: Clock | None = None, prepare: bool = True) -> Runtime:
+    settings = settings or Settings()
+    config = load_config(settings.handoff_config)
+    if prepare:
+        prepare_database(settings.database_url)
+    return Runtime(settings=settings, config=config, db=Database(settings.database_url), clock=clock or SystemClock())

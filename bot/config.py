@@ -1,0 +1,221 @@
+"""The YAML handoff configuration: teams, reps, MQL criteria, SLA policy and calendars."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bot.lifecycle import DEFAULT_NEXT_ACTIONS, NextAction, RejectionReason
+from bot.qualification import Criteria
+from bot.sla.calendar import CalendarConfig
+
+SLACK_USER_ID_PATTERN = r"^[UW][A-Z0-9]{2,}$"
+
+
+class ConfigError(Exception):
+    """The handoff configuration is missing or invalid; the message says where and how to fix it."""
+
+
+class Person(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, description="Display name.")
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", description="Work e-mail, as in the CRM.")
+    slack_user_id: str = Field(pattern=SLACK_USER_ID_PATTERN, description="Slack member id, e.g. U012AB3CD.")
+    language: Literal["nl", "en"] | None = Field(default=None, description="Language of this person's messages.")
+    timezone: str | None = Field(default=None, description="IANA time zone; defaults to the team's calendar.")
+
+    @field_validator("email")
+    @classmethod
+    def _lower(cls, value: str) -> str:
+        return value.lower()
+
+
+class Rep(Person):
+    team: str = Field(description="Id of the rep's team.")
+    manager: str | None = Field(default=None, description="E-mail of the rep's manager (a manager or another rep).")
+    territory: list[str] = Field(
+        default_factory=list, description="Country codes (NL) or country:region (BE:VLG) this rep covers."
+    )
+    active: bool = Field(default=True, description="Inactive reps get no new leads.")
+
+
+class Team(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", description="Short id, e.g. benelux-nl.")
+    name: str
+    territory: list[str] = Field(default_factory=list, description="Country codes or country:region the team covers.")
+    calendar: CalendarConfig = Field(default_factory=CalendarConfig)
+    channel: str | None = Field(default=None, description="Team channel id for digests (C...).")
+
+
+class Reminders(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    halfway: bool = Field(default=True, description="Remind the owner when half the working time has passed.")
+    before_due_working_hours: list[Decimal] = Field(
+        default_factory=lambda: [Decimal(1)], description="Remind this many working hours before the deadline."
+    )
+
+
+class Escalation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    chain: list[str] = Field(
+        default_factory=lambda: ["manager"],
+        description="Who hears of a breach, in order: 'manager', an e-mail of a configured person, or a channel id.",
+    )
+    delay_working_hours: Decimal = Field(default=Decimal(4), gt=0, description="Working hours between two steps.")
+
+
+class SlaPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision_working_days: int = Field(default=5, ge=1, description="Accept/reject decision deadline after MQL.")
+    first_contact_working_hours: Decimal = Field(default=Decimal(4), gt=0, description="First contact attempt deadline.")
+    reminders: Reminders = Field(default_factory=Reminders)
+    escalation: Escalation = Field(default_factory=Escalation)
+
+
+class RateTarget(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    target: Decimal = Field(ge=0, le=1, description="Green at or above this rate (0.70 = 70 %).")
+    amber_band: Decimal = Field(default=Decimal("0.10"), ge=0, le=1, description="Amber this far below target.")
+
+
+class Targets(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    acceptance_rate: RateTarget = Field(default_factory=lambda: RateTarget(target=Decimal("0.70")))
+    sal_to_sql_rate: RateTarget = Field(default_factory=lambda: RateTarget(target=Decimal("0.40")))
+
+
+class Rejections(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    next_actions: dict[RejectionReason, NextAction] = Field(
+        default_factory=lambda: dict(DEFAULT_NEXT_ACTIONS), description="Next action per rejection reason."
+    )
+    nurture_days: int = Field(default=90, ge=1, description="Re-engagement date after a nurture rejection, in days.")
+
+    @field_validator("next_actions")
+    @classmethod
+    def _fill_defaults(cls, value: dict[RejectionReason, NextAction]) -> dict[RejectionReason, NextAction]:
+        return {**DEFAULT_NEXT_ACTIONS, **value}
+
+
+class HandoffConfig(BaseModel):
+    """The whole handoff configuration file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    teams: list[Team] = Field(min_length=1)
+    managers: list[Person] = Field(default_factory=list)
+    reps: list[Rep] = Field(min_length=1)
+    fallback_owner: str = Field(description="E-mail of the rep who gets leads no territory matches.")
+    admins: list[str] = Field(default_factory=list, description="Slack user ids allowed to act on any lead.")
+    marketing_channel: str | None = Field(default=None, description="Channel id (C...) where rejections are announced.")
+    criteria: Criteria = Field(default_factory=Criteria)
+    sla: SlaPolicy = Field(default_factory=SlaPolicy)
+    rejections: Rejections = Field(default_factory=Rejections)
+    targets: Targets = Field(default_factory=Targets)
+
+    @model_validator(mode="after")
+    def _check_references(self) -> HandoffConfig:
+        team_ids = {team.id for team in self.teams}
+        if len(team_ids) != len(self.teams):
+            raise ValueError("team ids must be unique")
+        emails = [person.email for person in [*self.reps, *self.managers]]
+        duplicates = sorted({email for email in emails if emails.count(email) > 1})
+        if duplicates:
+            raise ValueError(f"each person may be listed once; listed twice: {', '.join(duplicates)}")
+        known = set(emails)
+        for index, rep in enumerate(self.reps):
+            if rep.team not in team_ids:
+                raise ValueError(
+                    f"reps[{index}].team: unknown team {rep.team!r}; configured teams: {', '.join(sorted(team_ids))}"
+                )
+            if rep.manager is not None and rep.manager.lower() not in known:
+                raise ValueError(
+                    f"reps[{index}].manager: {rep.manager!r} is not a configured manager or rep; "
+                    "add it under managers:"
+                )
+        fallback = self.fallback_owner.lower()
+        if fallback not in {rep.email for rep in self.reps}:
+            raise ValueError(f"fallback_owner: {self.fallback_owner!r} is not one of the configured reps")
+        self.fallback_owner = fallback
+        return self
+
+    def rep(self, email: str | None) -> Rep | None:
+        if email is None:
+            return None
+        email = email.lower()
+        return next((rep for rep in self.reps if rep.email == email), None)
+
+    def person(self, email: str | None) -> Person | None:
+        if email is None:
+            return None
+        email = email.lower()
+        return next((person for person in [*self.reps, *self.managers] if person.email == email), None)
+
+    def person_by_slack_id(self, user_id: str) -> Person | None:
+        return next((person for person in [*self.reps, *self.managers] if person.slack_user_id == user_id), None)
+
+    def team(self, team_id: str | None) -> Team:
+        for team in self.teams:
+            if team.id == team_id:
+                return team
+        return self.teams[0]
+
+    def manager_of(self, rep: Rep) -> Person | None:
+        return self.person(rep.manager)
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            parts.append(("." if parts else "") + item)
+    return "".join(parts) or "(top level)"
+
+
+def format_validation_error(error: ValidationError, path: Path | str) -> str:
+    """Turn a pydantic error into lines naming the key, the value and what is expected."""
+    lines = [f"{path}: invalid handoff configuration"]
+    for item in error.errors():
+        value = item.get("input")
+        shown = "" if isinstance(value, dict | list) else f" (value: {value!r})"
+        lines.append(f"  {_location(item['loc'])}: {item['msg']}{shown}")
+    return "\n".join(lines)
+
+
+def parse_config(data: Any, path: Path | str = "<config>") -> HandoffConfig:
+    try:
+        return HandoffConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(format_validation_error(error, path)) from None
+
+
+def load_config(path: Path | str) -> HandoffConfig:
+    """Read and validate the YAML handoff configuration, raising `ConfigError` with the fix."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(
+            f"{path}: handoff configuration not found; copy examples/handoff.example.yml to {path} "
+            "or set HANDOFF_CONFIG to its path"
+        )
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping with teams:, reps: and fallback_owner: at the top level")
+    return parse_config(data, path)

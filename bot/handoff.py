@@ -1,0 +1,248 @@
+"""The handoff itself: a lead arrives, qualifies, is routed and announced; the rep decides."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot import messages
+from bot.config import Person, Rep
+from bot.i18n import format_day, t
+from bot.intake.model import LeadInput
+from bot.lifecycle import NEXT_ACTION_STAGE, NextAction, RejectionReason, Stage
+from bot.outbox import enqueue
+from bot.preferences import user_language
+from bot.qualification import evaluate
+from bot.routing import RoutingDecision, route
+from bot.runtime import Runtime
+from bot.sla.clocks import start_decision_clock, stop_clocks
+from bot.transitions import StaleLead, move, record_creation
+from bot.views import lead_view
+from storage.models import Lead, LeadTransition
+
+log = logging.getLogger(__name__)
+
+LEAD_FIELDS = (
+    "email", "first_name", "last_name", "phone", "company", "job_title", "department", "seniority", "industry",
+    "employees", "annual_revenue", "country", "region", "lead_score", "visited_pricing", "requested_demo",
+    "asset_downloads", "last_activity_at", "owner_email", "campaign", "extra",
+)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    lead_id: int
+    created: bool
+    stage: str
+
+
+def _apply_input(lead: Lead, data: LeadInput) -> None:
+    for name in LEAD_FIELDS:
+        setattr(lead, name, getattr(data, name))
+    lead.source_created_at = data.created_at
+
+
+def ingest(session: Session, rt: Runtime, data: LeadInput, *, actor: str) -> IngestResult:
+    """Store or update the lead (source, external id) and move it on if it now qualifies."""
+    now = rt.clock.now()
+    lead = session.scalar(select(Lead).where(Lead.source == data.source, Lead.external_id == data.external_id))
+    created = lead is None
+    if lead is None:
+        lead = Lead(source=data.source, external_id=data.external_id, stage=Stage.RAW.value, version=1,
+                    created_at=now, updated_at=now)
+        _apply_input(lead, data)
+        session.add(lead)
+        session.flush()
+        record_creation(session, lead, actor=actor, now=now)
+    else:
+        _apply_input(lead, data)
+        lead.updated_at = now
+        session.flush()
+
+    # Leads past the MQL gate keep their stage; intake only refreshes their data.
+    awaiting = lead.stage == Stage.RAW.value or (lead.stage == Stage.NURTURE.value and lead.nurture_until is None)
+    if awaiting:
+        _qualify(session, rt, lead, actor=actor, now=now)
+    return IngestResult(lead_id=lead.id, created=created, stage=lead.stage)
+
+
+def _qualify(session: Session, rt: Runtime, lead: Lead, *, actor: str, now: datetime) -> None:
+    result = evaluate(lead, rt.config.criteria, now)
+    lead.qualification = result.to_json()
+    session.flush()
+    if result.is_mql:
+        decision = route(session, rt.config, owner_email=lead.owner_email, country=lead.country, region=lead.region)
+        become_mql(session, rt, lead, decision, actor=actor, reason="qualified", now=now)
+    elif result.needs_nurture and lead.stage != Stage.NURTURE.value:
+        move(session, lead, Stage.NURTURE, actor=actor, reason="not_engaged", now=now)
+
+
+def become_mql(
+    session: Session, rt: Runtime, lead: Lead, decision: RoutingDecision, *, actor: str, reason: str, now: datetime,
+    details: dict[str, object] | None = None,
+) -> None:
+    """Make the lead an MQL owned by the routed rep, start the decision clock and send the card."""
+    calendar = rt.calendar(decision.team_id)
+    due = calendar.add_working_days(now, rt.config.sla.decision_working_days)
+    move(
+        session, lead, Stage.MQL, actor=actor, reason=reason, now=now,
+        details={"routing": decision.to_json(), **(details or {})},
+        rep_email=decision.rep.email, team_id=decision.team_id, routing=decision.to_json(), mql_at=now,
+        decision_due_at=due, decided_at=None, decided_by=None, rejection_reason=None, next_action=None,
+        nurture_until=None, card_channel=None, card_ts=None, card_delivered_at=None,
+    )
+    start_decision_clock(session, rt, lead, now=now)
+    enqueue_card(session, rt, lead, decision.rep, now=now)
+    log.info("lead.mql lead=%s rep=%s team=%s rule=%s", lead.id, decision.rep.slack_user_id, decision.team_id, decision.rule)
+
+
+def enqueue_card(session: Session, rt: Runtime, lead: Lead, rep: Rep, *, now: datetime) -> None:
+    language = user_language(session, rt.config, rt.settings.default_language, rep.slack_user_id)
+    message = messages.lead_card(lead_view(lead, rt.config, language), language, rt.timezone_of(rep))
+    enqueue(
+        session, key=f"lead:{lead.id}:card:v{lead.version}", kind="card", method="chat.postMessage",
+        payload={"channel": rep.slack_user_id, **message.to_payload()}, now=now, lead_id=lead.id,
+    )
+
+
+# Decisions from Slack -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DecisionOutcome:
+    status: Literal["done", "already_handled", "not_allowed", "not_found"]
+    lead_id: int
+    message: str | None = None  # ephemeral text for the user when status is not "done"
+
+
+def allowed_users(rt: Runtime, lead: Lead) -> list[Person]:
+    rep = rt.config.rep(lead.rep_email)
+    people: list[Person] = []
+    if rep is not None:
+        people.append(rep)
+        manager = rt.config.manager_of(rep)
+        if manager is not None:
+            people.append(manager)
+    return people
+
+
+def may_act(rt: Runtime, lead: Lead, user_id: str) -> bool:
+    if user_id in rt.config.admins:
+        return True
+    return any(person.slack_user_id == user_id for person in allowed_users(rt, lead))
+
+
+def _refusal(session: Session, rt: Runtime, lead: Lead, user_id: str, language: str) -> DecisionOutcome:
+    if not may_act(rt, lead, user_id):
+        names = [f"<@{p.slack_user_id}>" for p in allowed_users(rt, lead)] + ["admins"]
+        return DecisionOutcome("not_allowed", lead.id, t(language, "action.not_allowed", allowed=", ".join(names)))
+    last = session.scalar(
+        select(LeadTransition).where(LeadTransition.lead_id == lead.id).order_by(LeadTransition.id.desc()).limit(1)
+    )
+    actor = last.actor if last is not None else "?"
+    who = f"<@{actor}>" if actor.startswith(("U", "W")) else actor
+    return DecisionOutcome("already_handled", lead.id, t(language, "action.already_handled", user=who, stage=lead.stage.upper()))
+
+
+def decide(
+    session: Session, rt: Runtime, *, lead_id: int, version: int, user_id: str,
+    accept: bool, reason: RejectionReason | None = None,
+) -> DecisionOutcome:
+    """Accept or reject an MQL for `user_id`; a second click or a stale card changes nothing."""
+    now = rt.clock.now()
+    language = user_language(session, rt.config, rt.settings.default_language, user_id)
+    lead = session.get(Lead, lead_id)
+    if lead is None:
+        return DecisionOutcome("not_found", lead_id, t(language, "action.lead_not_found"))
+    if not may_act(rt, lead, user_id) or lead.stage != Stage.MQL.value or lead.version != version:
+        return _refusal(session, rt, lead, user_id, language)
+
+    rep = rt.config.rep(lead.rep_email)
+    try:
+        # A savepoint, so that losing the race undoes this decision but not the caller's transaction.
+        with session.begin_nested():
+            if accept:
+                move(session, lead, Stage.SAL, actor=user_id, reason="accepted", now=now, decided_at=now,
+                     decided_by=user_id)
+                decision = messages.Decision(accepted=True, user_id=user_id, at=now)
+                stop_clocks(session, lead.id, now=now)
+                _enqueue_card_update(session, rt, lead, rep, decision, now=now)
+            else:
+                if reason is None:
+                    raise ValueError("a rejection needs a reason")
+                _reject(session, rt, lead, rep, user_id, reason, now=now)
+    except StaleLead:
+        session.expire_all()
+        fresh = session.get(Lead, lead_id)
+        assert fresh is not None
+        return _refusal(session, rt, fresh, user_id, language)
+    log.info("lead.decided lead=%s by=%s accept=%s reason=%s", lead.id, user_id, accept, reason)
+    return DecisionOutcome("done", lead.id)
+
+
+def _reject(
+    session: Session, rt: Runtime, lead: Lead, rep: Rep | None, user_id: str, reason: RejectionReason, *, now: datetime,
+) -> None:
+    action = rt.config.rejections.next_actions[reason]
+    details: dict[str, object] = {"rejection_reason": reason.value, "next_action": action.value}
+    language = user_language(session, rt.config, rt.settings.default_language, rep.slack_user_id if rep else None)
+    stop_clocks(session, lead.id, now=now)
+
+    if action is NextAction.REROUTE:
+        exclude = {lead.rep_email} if lead.rep_email else set()
+        routed = route(session, rt.config, owner_email=None, country=lead.country, region=lead.region, exclude=exclude)
+        routed = RoutingDecision(rep=routed.rep, team_id=routed.team_id, rule="reroute", detail=routed.detail)
+        old_version_card = (lead.card_channel, lead.card_ts)
+        next_text = t(language, "next.reroute", rep=f"<@{routed.rep.slack_user_id}>")
+        decision = messages.Decision(False, user_id, now, reason.value, next_text)
+        # Update the old card before the lead becomes a new MQL with a new card.
+        _enqueue_card_update(session, rt, lead, rep, decision, now=now, card=old_version_card)
+        become_mql(session, rt, lead, routed, actor=user_id, reason=f"rejected:{reason.value}", now=now,
+                   details={**details, "from_rep": lead.rep_email})
+    else:
+        nurture_until = None
+        if action is NextAction.NURTURE:
+            nurture_until = (now + timedelta(days=rt.config.rejections.nurture_days)).date()
+            next_text = t(language, "next.nurture", date=format_day(now + timedelta(days=rt.config.rejections.nurture_days), language))
+        else:
+            next_text = t(language, "next.archive")
+        move(session, lead, NEXT_ACTION_STAGE[action], actor=user_id, reason=f"rejected:{reason.value}", now=now,
+             details=details, decided_at=now, decided_by=user_id, rejection_reason=reason.value,
+             next_action=action.value, nurture_until=nurture_until)
+        decision = messages.Decision(False, user_id, now, reason.value, next_text)
+        _enqueue_card_update(session, rt, lead, rep, decision, now=now)
+    _announce_rejection(session, rt, lead, user_id, reason, now=now)
+
+
+def _enqueue_card_update(
+    session: Session, rt: Runtime, lead: Lead, rep: Rep | None, decision: messages.Decision, *, now: datetime,
+    card: tuple[str | None, str | None] | None = None,
+) -> None:
+    user = rep.slack_user_id if rep else decision.user_id
+    language = user_language(session, rt.config, rt.settings.default_language, user)
+    view = lead_view(lead, rt.config, language)
+    message = messages.lead_card(view, language, rt.timezone_of(rep), decision)
+    payload: dict[str, object] = {**message.to_payload(), "fallback_channel": user}
+    channel, ts = card if card is not None else (lead.card_channel, lead.card_ts)
+    if channel and ts:
+        payload.update(channel=channel, ts=ts)
+    else:
+        payload["lead_card"] = True
+    enqueue(session, key=f"lead:{lead.id}:card_update:v{lead.version}", kind="card_update", method="chat.update",
+            payload=payload, now=now, lead_id=lead.id)
+
+
+def _announce_rejection(session: Session, rt: Runtime, lead: Lead, user_id: str, reason: RejectionReason, *, now: datetime) -> None:
+    channel = rt.config.marketing_channel
+    if channel is None:
+        return
+    language = rt.settings.default_language
+    company = messages.lead_text(lead.company, language, 200)
+    text = f":leftwards_arrow_with_hook: {company}: {t(language, 'reason.' + reason.value)} (<@{user_id}>)"
+    enqueue(session, key=f"lead:{lead.id}:rejection_notice:v{lead.version}", kind="notice", method="chat.postMessage",
+            payload={"channel": channel, "text": text}, now=now, lead_id=lead.id)

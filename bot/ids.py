@@ -1,0 +1,48 @@
+"""Slack action, block and callback ids, and the small models carried in button values."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+
+class ActionId(StrEnum):
+    ACCEPT = "lead_accept"
+    REJECT = "lead_reject"
+
+
+class BlockId(StrEnum):
+    DECISION = "lead_decision"
+
+
+class LeadRef(BaseModel):
+    """The lead a button or select refers to, with the version the card showed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    lead: int
+    v: int
+
+    def encode(self) -> str:
+        return self.model_dump_json()
+
+    @classmethod
+    def decode(cls, raw: str) -> LeadRef:
+        """Parse a button value; raise ValueError naming the value when it is not ours."""
+        try:
+            return cls.model_validate_json(raw)
+        except ValidationError as error:
+            raise ValueError(f"invalid lead reference {raw[:100]!r}: {error.errors()[0]['msg']}") from None
+
+
+def reject_option_value(ref: LeadRef, reason: str) -> str:
+    """Encode a rejection option: the select carries the lead in each option's value."""
+    return f"{reason}|{ref.lead}|{ref.v}"
+
+
+def parse_reject_option(raw: str) -> tuple[str, LeadRef]:
+    parts = raw.split("|")
+    if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
+        raise ValueError(f"invalid rejection option {raw[:100]!r}: expected reason|lead|version")
+    return parts[0], LeadRef(lead=int(parts[1]), v=int(parts[2]))

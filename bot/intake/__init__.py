@@ -1,0 +1,1 @@
+"""Lead intake: CSV exports and the signed JSON webhook, both producing `LeadInput`."""

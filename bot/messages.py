@@ -1,0 +1,255 @@
+"""Block Kit builders: pure functions from a lead's state to a Slack message."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    Option,
+    PlainTextObject,
+    SectionBlock,
+    StaticSelectElement,
+)
+
+from bot.config import RateTarget
+from bot.i18n import format_day, format_number, format_percentage, format_when, t
+from bot.ids import ActionId, BlockId, LeadRef, reject_option_value
+from bot.lifecycle import RejectionReason
+from bot.metrics import LIGHT_EMOJI, Funnel
+
+SECTION_TEXT_LIMIT = 3000
+FIELD_TEXT_LIMIT = 2000
+HEADER_TEXT_LIMIT = 150
+FALLBACK_TEXT_LIMIT = 3000
+
+
+@dataclass(frozen=True)
+class Message:
+    """A Slack message: the fallback `text` for notifications and the `blocks` to draw."""
+
+    text: str
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_payload(self) -> dict[str, Any]:
+        return {"text": self.text, "blocks": self.blocks}
+
+
+@dataclass(frozen=True)
+class CriterionView:
+    dimension: str
+    key: str
+    passed: bool
+    value: str | None
+    expected: str
+
+
+@dataclass(frozen=True)
+class LeadView:
+    """What the builders need to know of a lead; made from the stored row."""
+
+    id: int
+    version: int
+    source: str
+    company: str | None
+    person: str | None
+    job_title: str | None
+    country: str | None
+    employees: int | None
+    lead_score: str | None
+    criteria: tuple[CriterionView, ...]
+    routing_reason: str
+    decision_due_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A recorded accept or reject, drawn in place of the buttons."""
+
+    accepted: bool
+    user_id: str
+    at: datetime
+    reason: str | None = None
+    next_action: str | None = None
+
+
+def escape_mrkdwn(value: str) -> str:
+    """Escape the three characters Slack reads as markup, so lead data cannot ping or link."""
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def clip(value: str, limit: int, language: str) -> str:
+    """Cut `value` to `limit` characters with a visible mark when it is longer."""
+    if len(value) <= limit:
+        return value
+    mark = t(language, "card.truncated")
+    return value[: max(0, limit - len(mark))] + mark
+
+
+def lead_text(value: str | None, language: str, limit: int = FIELD_TEXT_LIMIT) -> str:
+    """Escape and clip a value that came from outside, or say it is unknown."""
+    if value is None or not value.strip():
+        return "_" + t(language, "card.unknown") + "_"
+    return clip(escape_mrkdwn(value.strip()), limit, language)
+
+
+def _plain(value: str | None, language: str, limit: int) -> str:
+    text = (value or "").strip() or t(language, "card.unknown")
+    return clip(text, limit, language)
+
+
+def _criterion_line(criterion: CriterionView, language: str) -> str:
+    mark = ":white_check_mark:" if criterion.passed else ":x:"
+    name = t(language, f"criterion.{criterion.key}")
+    value = lead_text(criterion.value, language, 200)
+    expected = t(language, "criterion.expected", expected=escape_mrkdwn(criterion.expected))
+    return f"{mark} {name}: {value} ({clip(expected, 200, language)})"
+
+
+def _details(lead: LeadView, language: str) -> SectionBlock:
+    employees = None if lead.employees is None else format_number(lead.employees, language)
+    person = lead.person if not lead.job_title else f"{lead.person or ''}, {lead.job_title}".strip(", ")
+    fields = [
+        (t(language, "card.person"), person),
+        (t(language, "card.company"), lead.company),
+        (t(language, "card.source"), lead.source),
+        (t(language, "card.country"), lead.country),
+        (t(language, "card.employees"), employees),
+        (t(language, "card.score"), lead.lead_score),
+    ]
+    return SectionBlock(
+        fields=[MarkdownTextObject(text=f"*{label}*\n{lead_text(value, language, 1800)}") for label, value in fields]
+    )
+
+
+def _why(lead: LeadView, language: str) -> SectionBlock:
+    lines = [t(language, "card.why")]
+    for dimension in ("fit", "engagement"):
+        criteria = [c for c in lead.criteria if c.dimension == dimension]
+        if criteria:
+            lines.append(f"_{t(language, 'card.' + dimension)}_")
+            lines.extend(_criterion_line(c, language) for c in criteria)
+    return SectionBlock(text=MarkdownTextObject(text=clip("\n".join(lines), SECTION_TEXT_LIMIT, language)))
+
+
+def _reject_select(lead: LeadView, language: str) -> StaticSelectElement:
+    ref = LeadRef(lead=lead.id, v=lead.version)
+    return StaticSelectElement(
+        action_id=ActionId.REJECT.value,
+        placeholder=PlainTextObject(text=t(language, "card.reject_placeholder")),
+        options=[
+            Option(text=PlainTextObject(text=t(language, f"reason.{reason.value}")), value=reject_option_value(ref, reason.value))
+            for reason in RejectionReason
+        ],
+    )
+
+
+def decision_line(decision: Decision, language: str, timezone: str) -> str:
+    when = format_when(decision.at, language, timezone)
+    user = f"<@{decision.user_id}>"
+    if decision.accepted:
+        return t(language, "card.accepted", user=user, when=when)
+    reason = t(language, f"reason.{decision.reason}") if decision.reason else "?"
+    return t(language, "card.rejected", user=user, when=when, reason=reason, next_action=decision.next_action or "")
+
+
+def lead_card(lead: LeadView, language: str, timezone: str, decision: Decision | None = None) -> Message:
+    """Draw the rep's card: pending with Accept and Reject, or decided with who, what and when."""
+    company_plain = _plain(lead.company, language, 100)
+    blocks: list[Block] = [
+        HeaderBlock(text=PlainTextObject(text=clip(t(language, "card.title", company=company_plain), HEADER_TEXT_LIMIT, language))),
+        _details(lead, language),
+        _why(lead, language),
+        ContextBlock(elements=[MarkdownTextObject(text=clip(t(language, "card.routing", reason=lead.routing_reason), 2000, language))]),
+        DividerBlock(),
+    ]
+    deadline = format_when(lead.decision_due_at, language, timezone) if lead.decision_due_at else "?"
+    if decision is None:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=t(language, "card.deadline", deadline=deadline, zone=timezone))))
+        blocks.append(
+            ActionsBlock(
+                block_id=BlockId.DECISION.value,
+                elements=[
+                    ButtonElement(
+                        text=t(language, "card.accept"),
+                        action_id=ActionId.ACCEPT.value,
+                        value=LeadRef(lead=lead.id, v=lead.version).encode(),
+                        style="primary",
+                    ),
+                    _reject_select(lead, language),
+                ],
+            )
+        )
+        text = t(language, "card.fallback", company=escape_mrkdwn(company_plain), source=escape_mrkdwn(lead.source), deadline=deadline)
+    else:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=decision_line(decision, language, timezone))))
+        verdict = t(language, "card.decision." + ("accepted" if decision.accepted else "rejected"))
+        when = format_when(decision.at, language, timezone)
+        text = t(language, "card.decided_fallback", company=escape_mrkdwn(company_plain), decision=verdict, user=f"<@{decision.user_id}>", when=when)
+    return Message(text=clip(text, FALLBACK_TEXT_LIMIT, language), blocks=[b.to_dict() for b in blocks])
+
+
+def reminder(lead: LeadView, language: str, timezone: str) -> Message:
+    company = lead_text(lead.company, language, 200)
+    deadline = format_when(lead.decision_due_at, language, timezone) if lead.decision_due_at else "?"
+    body = t(language, "reminder.text", company=company, deadline=deadline)
+    text = t(language, "reminder.fallback", company=company, deadline=deadline)
+    return Message(text=text, blocks=[SectionBlock(text=MarkdownTextObject(text=body)).to_dict()])
+
+
+def escalation(lead: LeadView, rep_user_id: str, step: int, language: str, timezone: str) -> Message:
+    company = lead_text(lead.company, language, 200)
+    deadline = format_when(lead.decision_due_at, language, timezone) if lead.decision_due_at else "?"
+    rep = f"<@{rep_user_id}>"
+    blocks: list[Block] = [
+        SectionBlock(text=MarkdownTextObject(text=t(language, "escalation.text", rep=rep, company=company, deadline=deadline))),
+        ContextBlock(elements=[MarkdownTextObject(text=t(language, "escalation.step", step=step))]),
+    ]
+    text = t(language, "escalation.fallback", rep=rep, company=company, deadline=deadline)
+    return Message(text=text, blocks=[b.to_dict() for b in blocks])
+
+
+def ephemeral(text: str) -> Message:
+    return Message(text=text, blocks=[])
+
+
+def funnel_message(funnel: Funnel, light: str, target: RateTarget, language: str) -> Message:
+    """Draw /funnel: MQL volume per source, acceptance with its traffic light, rejection reasons."""
+    period = funnel.period
+    if period.name == "range":
+        label = t(language, "funnel.period.range", start=format_day(period.start, language),
+                  end=format_day(period.end - timedelta(seconds=1), language))
+    else:
+        label = t(language, f"funnel.period.{period.name}")
+    rate = format_percentage(funnel.acceptance_rate, language)
+    blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=clip(t(language, "funnel.title", period=label), HEADER_TEXT_LIMIT, language)))]
+
+    if funnel.mqls:
+        lines = [t(language, "funnel.volume", total=format_number(funnel.mqls, language))]
+        lines += [f"• {escape_mrkdwn(source)}: {format_number(count, language)}" for source, count in list(funnel.mqls_by_source.items())[:40]]
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip("\n".join(lines), SECTION_TEXT_LIMIT, language))))
+    else:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=t(language, "funnel.no_mqls"))))
+
+    acceptance = t(language, "funnel.acceptance", light=LIGHT_EMOJI[light], rate=rate,
+                   target=format_percentage(target.target, language), accepted=format_number(funnel.accepted, language),
+                   rejected=format_number(funnel.rejected, language), pending=format_number(funnel.pending, language))
+    blocks.append(SectionBlock(text=MarkdownTextObject(text=acceptance)))
+
+    if funnel.rejection_reasons:
+        lines = [t(language, "funnel.reasons")]
+        lines += [f"• {t(language, 'reason.' + reason)}: {format_number(count, language)}"
+                  for reason, count in funnel.rejection_reasons.items()]
+        blocks.append(SectionBlock(text=MarkdownTextObject(text="\n".join(lines))))
+    else:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=t(language, "funnel.no_rejections"))]))
+    text = t(language, "funnel.fallback", period=label, mqls=format_number(funnel.mqls, language), rate=rate)
+    return Message(text=text, blocks=[b.to_dict() for b in blocks])

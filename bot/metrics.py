@@ -1,0 +1,170 @@
+"""Funnel metrics computed with SQL aggregation over the lead history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.orm import Session
+
+from bot.config import RateTarget
+from storage.models import Lead, LeadTransition
+
+Light = Literal["green", "amber", "red", "none"]
+LIGHT_EMOJI: dict[str, str] = {"green": ":large_green_circle:", "amber": ":large_orange_circle:",
+                               "red": ":red_circle:", "none": ":white_circle:"}
+
+PERIOD_ALIASES: dict[str, str] = {
+    "": "this_week", "week": "this_week", "deze-week": "this_week", "this-week": "this_week",
+    "last-week": "last_week", "lastweek": "last_week", "vorige-week": "last_week", "vorigeweek": "last_week",
+    "month": "this_month", "maand": "this_month", "quarter": "this_quarter", "kwartaal": "this_quarter",
+}
+
+
+class PeriodError(ValueError):
+    """A period argument that is not one of the known names or a date range."""
+
+    def __init__(self, value: str) -> None:
+        super().__init__(f"unknown period {value!r}: use week, last-week, month, quarter or YYYY-MM-DD..YYYY-MM-DD")
+        self.value = value
+
+
+@dataclass(frozen=True)
+class Period:
+    name: str  # this_week, last_week, this_month, this_quarter or range
+    start: datetime  # inclusive, aware
+    end: datetime  # exclusive, aware
+    first_day: date
+    last_day: date
+
+
+def parse_period(text: str, now: datetime, timezone: str) -> Period:
+    """Resolve a /funnel period in the team's time zone; weeks start on Monday."""
+    zone = ZoneInfo(timezone)
+    today = now.astimezone(zone).date()
+    value = text.strip().lower()
+    name = PERIOD_ALIASES.get(value)
+    if name == "this_week":
+        first = today - timedelta(days=today.weekday())
+        last = first + timedelta(days=6)
+    elif name == "last_week":
+        first = today - timedelta(days=today.weekday() + 7)
+        last = first + timedelta(days=6)
+    elif name == "this_month":
+        first = today.replace(day=1)
+        last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    elif name == "this_quarter":
+        first = date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
+        last = (first + timedelta(days=95)).replace(day=1) - timedelta(days=1)
+    elif ".." in value:
+        name = "range"
+        start_text, _, end_text = value.partition("..")
+        try:
+            first, last = date.fromisoformat(start_text), date.fromisoformat(end_text)
+        except ValueError:
+            raise PeriodError(text) from None
+        if last < first:
+            raise PeriodError(text)
+    else:
+        raise PeriodError(text)
+    start = datetime.combine(first, time(0), zone)
+    end = datetime.combine(last + timedelta(days=1), time(0), zone)
+    return Period(name=name, start=start, end=end, first_day=first, last_day=last)
+
+
+@dataclass(frozen=True)
+class Funnel:
+    period: Period
+    mqls_by_source: dict[str, int]
+    accepted: int
+    rejected: int
+    pending: int
+    rejection_reasons: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def mqls(self) -> int:
+        return sum(self.mqls_by_source.values())
+
+    @property
+    def acceptance_rate(self) -> Decimal | None:
+        decided = self.accepted + self.rejected
+        return None if decided == 0 else Decimal(self.accepted) / Decimal(decided)
+
+
+def traffic_light(rate: Decimal | None, target: RateTarget) -> Light:
+    if rate is None:
+        return "none"
+    if rate >= target.target:
+        return "green"
+    if rate >= target.target - target.amber_band:
+        return "amber"
+    return "red"
+
+
+def compute_funnel(session: Session, period: Period) -> Funnel:
+    """Count the MQL cohort of the period and what became of it.
+
+    The cohort is every lead whose first MQL transition falls in the period,
+    so reroutes and re-engagements do not count a lead twice. A lead counts as
+    accepted when it ever reached SAL, and rejected when it has a rejection, no
+    acceptance and is no longer an MQL. The acceptance rate is
+    accepted / (accepted + rejected); leads still waiting count as pending.
+    """
+    first_mql = (
+        select(LeadTransition.lead_id, func.min(LeadTransition.at).label("first_at"))
+        .where(LeadTransition.to_stage == "mql")
+        .group_by(LeadTransition.lead_id)
+        .subquery()
+    )
+    cohort = (
+        select(first_mql.c.lead_id)
+        .where(first_mql.c.first_at >= period.start, first_mql.c.first_at < period.end)
+        .subquery()
+    )
+    by_source = dict(
+        session.execute(
+            select(Lead.source, func.count()).where(Lead.id.in_(select(cohort.c.lead_id))).group_by(Lead.source)
+        ).tuples()
+    )
+
+    outcome = (
+        select(
+            LeadTransition.lead_id,
+            func.max(case((LeadTransition.to_stage == "sal", 1), else_=0)).label("accepted"),
+            func.max(case((LeadTransition.reason.like("rejected:%"), 1), else_=0)).label("rejected"),
+        )
+        .where(LeadTransition.lead_id.in_(select(cohort.c.lead_id)))
+        .group_by(LeadTransition.lead_id)
+        .subquery()
+    )
+    # A rerouted lead waiting for its next rep is still open, not rejected.
+    finally_rejected = and_(outcome.c.accepted == 0, outcome.c.rejected == 1, Lead.stage != "mql")
+    accepted, rejected_only = session.execute(
+        select(
+            func.coalesce(func.sum(outcome.c.accepted), 0),
+            func.coalesce(func.sum(case((finally_rejected, 1), else_=0)), 0),
+        ).join_from(outcome, Lead, Lead.id == outcome.c.lead_id)
+    ).one()
+
+    reasons = dict(
+        session.execute(
+            select(LeadTransition.reason, func.count())
+            .where(LeadTransition.lead_id.in_(select(cohort.c.lead_id)), LeadTransition.reason.like("rejected:%"))
+            .group_by(LeadTransition.reason)
+        ).tuples()
+    )
+    total = sum(by_source.values())
+    accepted, rejected_only = int(accepted), int(rejected_only)
+    return Funnel(
+        period=period,
+        mqls_by_source={source: int(count) for source, count in sorted(by_source.items(), key=lambda kv: (-kv[1], kv[0]))},
+        accepted=accepted,
+        rejected=rejected_only,
+        pending=total - accepted - rejected_only,
+        rejection_reasons={reason.removeprefix("rejected:"): int(count) for reason, count in
+                           sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))},
+    )

@@ -1,0 +1,33 @@
+"""What every entry point shares: settings, handoff configuration, database and clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.clock import Clock, SystemClock
+from bot.config import HandoffConfig, Person, Rep
+from bot.settings import Settings
+from bot.sla.calendar import BusinessCalendar
+from storage.db import Database
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    config: HandoffConfig
+    db: Database
+    clock: Clock = field(default_factory=SystemClock)
+    _calendars: dict[str, BusinessCalendar] = field(default_factory=dict, repr=False)
+
+    def calendar(self, team_id: str | None) -> BusinessCalendar:
+        team = self.config.team(team_id)
+        if team.id not in self._calendars:
+            self._calendars[team.id] = BusinessCalendar(team.calendar)
+        return self._calendars[team.id]
+
+    def timezone_of(self, person: Person | None, team_id: str | None = None) -> str:
+        if person is not None and person.timezone:
+            return person.timezone
+        if isinstance(person, Rep):
+            team_id = person.team
+        return self.config.team(team_id).calendar.timezone

@@ -1,0 +1,79 @@
+"""Process settings read from the environment and `.env`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Language = Literal["nl", "en"]
+
+SLACK_APP_HELP = (
+    "Create the Slack app from manifest.yml (https://api.slack.com/apps > Create New App > "
+    "From a manifest), install it to your workspace, then copy the Bot User OAuth Token "
+    "(xoxb-...) into SLACK_BOT_TOKEN and the Signing Secret into SLACK_SIGNING_SECRET; for "
+    "Socket Mode also create an app-level token with connections:write (xapp-...) and put it "
+    "in SLACK_APP_TOKEN. To see the bot work without Slack, run: handoff demo"
+)
+
+
+class Settings(BaseSettings):
+    """Everything the processes read from the environment; secrets print masked."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    slack_bot_token: SecretStr | None = Field(
+        default=None, description="Bot User OAuth Token (xoxb-...) from the app's OAuth & Permissions page."
+    )
+    slack_app_token: SecretStr | None = Field(
+        default=None,
+        description="App-level token (xapp-...) with connections:write; when set the bot runs in Socket Mode.",
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        default=None, description="Signing Secret from the app's Basic Information page; verifies Slack's requests."
+    )
+    slack_api_url: str | None = Field(
+        default=None,
+        description="Base URL of the Slack Web API, ending in /api/; set it for a Slack-compatible endpoint or a test stand-in.",
+    )
+    database_url: str = Field(
+        default="sqlite:///var/handoff.db",
+        description="SQLAlchemy URL: sqlite:///path.db (embedded, upgraded at start) or postgresql://user@host/db.",
+    )
+    default_language: Language = Field(
+        default="nl", description="Language of the bot's messages for users and workspaces without their own setting."
+    )
+    handoff_config: Path = Field(
+        default=Path("handoff.yml"), description="Path of the YAML handoff configuration (teams, reps, criteria, SLAs)."
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias="HANDOFF_WEBHOOK_SECRET",
+        description="Shared secret of the POST /leads intake webhook (HMAC-SHA256); the endpoint is off without it.",
+    )
+    webhook_tolerance_seconds: int = Field(
+        default=300, ge=1, description="Maximum age in seconds of a signed webhook or Slack request timestamp."
+    )
+    max_request_bytes: int = Field(
+        default=1_000_000, ge=1024, description="Largest request body accepted by the HTTP endpoints, in bytes."
+    )
+    host: str = Field(default="0.0.0.0", description="Address the HTTP server binds to.")
+    port: int = Field(default=3000, ge=1, le=65535, description="Port of the HTTP server (Heroku sets PORT).")
+    web_workers: int = Field(default=2, ge=1, description="Number of gunicorn worker processes in HTTP mode.")
+    log_level: str = Field(default="INFO", description="Python logging level: DEBUG, INFO, WARNING or ERROR.")
+    sweep_interval_seconds: int = Field(
+        default=30, ge=1, description="How often the clock process sweeps due SLA alerts and the outbox."
+    )
+
+    def missing_slack_settings(self) -> list[str]:
+        """Return the names of the Slack settings that the bot cannot start without."""
+        missing = []
+        if self.slack_bot_token is None or not self.slack_bot_token.get_secret_value():
+            missing.append("SLACK_BOT_TOKEN")
+        if self.slack_signing_secret is None or not self.slack_signing_secret.get_secret_value():
+            missing.append("SLACK_SIGNING_SECRET")
+        return missing

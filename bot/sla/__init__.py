@@ -1,0 +1,1 @@
+"""Service-level (SLA) deadlines measured in the team's working time."""

@@ -1,0 +1,186 @@
+"""SLA clocks: deadlines stored when a clock starts, alerts swept from the database exactly once."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from bot import messages
+from bot.outbox import enqueue
+from storage.models import Lead, SlaClock
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+DECISION = "decision"
+RUNNING = "running"
+STOPPED = "stopped"
+
+
+def _hours(value: Decimal) -> timedelta:
+    return timedelta(seconds=float(value) * 3600)
+
+
+def decision_schedule(rt: Runtime, team_id: str | None, start: datetime, due: datetime) -> list[dict[str, Any]]:
+    """Reminders before `due` and escalation steps after it, each at a working moment."""
+    calendar = rt.calendar(team_id)
+    policy = rt.config.sla
+    total = calendar.working_time_between(start, due)
+    reminder_times: set[datetime] = set()
+    if policy.reminders.halfway and total > timedelta(0):
+        reminder_times.add(calendar.add_working_time(start, total / 2))
+    for hours in policy.reminders.before_due_working_hours:
+        before = _hours(hours)
+        if total > before:
+            reminder_times.add(calendar.add_working_time(start, total - before))
+
+    entries: list[dict[str, Any]] = []
+    for at in sorted(reminder_times):
+        entries.append({"at": calendar.next_working_moment(at).isoformat(), "kind": "reminder", "target": "rep"})
+    escalate_at = due
+    for target in policy.escalation.chain:
+        entries.append({"at": escalate_at.isoformat(), "kind": "escalation", "target": target})
+        escalate_at = calendar.add_working_time(escalate_at, _hours(policy.escalation.delay_working_hours))
+    entries.sort(key=lambda entry: entry["at"])
+    for step, entry in enumerate(entries):
+        entry["step"] = step
+    return entries
+
+
+def start_decision_clock(session: Session, rt: Runtime, lead: Lead, *, now: datetime) -> SlaClock:
+    """Start the accept/reject clock of a new MQL; a reroute starts a new generation."""
+    assert lead.decision_due_at is not None
+    stop_clocks(session, lead.id, now=now)
+    generation = (session.scalar(
+        select(func.max(SlaClock.generation)).where(SlaClock.lead_id == lead.id, SlaClock.kind == DECISION)
+    ) or 0) + 1
+    schedule = decision_schedule(rt, lead.team_id, now, lead.decision_due_at)
+    clock = SlaClock(
+        lead_id=lead.id, kind=DECISION, generation=generation, rep_email=lead.rep_email, started_at=now,
+        due_at=lead.decision_due_at, status=RUNNING, schedule=schedule, next_step=0,
+        next_alert_at=datetime.fromisoformat(schedule[0]["at"]) if schedule else None,
+    )
+    session.add(clock)
+    session.flush()
+    return clock
+
+
+def stop_clocks(session: Session, lead_id: int, *, now: datetime) -> None:
+    session.execute(
+        update(SlaClock)
+        .where(SlaClock.lead_id == lead_id, SlaClock.status == RUNNING)
+        .values(status=STOPPED, stopped_at=now, next_alert_at=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+@dataclass
+class SweepReport:
+    due: int = 0
+    enqueued: int = 0
+    skipped: int = 0
+    failed: int = 0
+
+
+def sweep(rt: Runtime, *, limit: int = 500) -> SweepReport:
+    """Turn every due alert into an outbox item, once, whatever else runs at the same time.
+
+    Each clock is handled in its own transaction: a guarded UPDATE claims the
+    step, and the outbox key (lead, clock, generation, step) is unique, so a
+    second process or a restarted sweep cannot enqueue the same alert again.
+    """
+    now = rt.clock.now()
+    report = SweepReport()
+    with rt.db.transaction() as session:
+        due = list(session.execute(
+            select(SlaClock.id, SlaClock.next_step)
+            .where(SlaClock.status == RUNNING, SlaClock.next_alert_at <= now)
+            .order_by(SlaClock.next_alert_at)
+            .limit(limit)
+        ))
+    report.due = len(due)
+    for clock_id, step in due:
+        try:
+            with rt.db.transaction() as session:
+                enqueued = _fire_step(session, rt, clock_id, step, now)
+            if enqueued:
+                report.enqueued += 1
+            else:
+                report.skipped += 1
+        except Exception:  # noqa: BLE001 - one lead's failure must not stop the sweep
+            report.failed += 1
+            log.exception("sla.sweep_failed clock=%s step=%s", clock_id, step)
+    return report
+
+
+def _fire_step(session: Session, rt: Runtime, clock_id: int, step: int, now: datetime) -> bool:
+    clock = session.get(SlaClock, clock_id)
+    if clock is None or clock.status != RUNNING or clock.next_step != step:
+        return False
+    schedule = clock.schedule
+    following = schedule[step + 1]["at"] if step + 1 < len(schedule) else None
+    values: dict[str, Any] = {
+        "next_step": step + 1,
+        "next_alert_at": datetime.fromisoformat(following) if following else None,
+    }
+    entry = schedule[step]
+    if entry["kind"] == "escalation" and clock.breached_at is None:
+        values["breached_at"] = now
+    claimed = session.execute(
+        update(SlaClock)
+        .where(SlaClock.id == clock_id, SlaClock.next_step == step, SlaClock.status == RUNNING)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        return False
+    lead = session.get(Lead, clock.lead_id)
+    if lead is None:
+        return False
+    return _enqueue_alert(session, rt, lead, clock, entry, now)
+
+
+def _enqueue_alert(session: Session, rt: Runtime, lead: Lead, clock: SlaClock, entry: dict[str, Any], now: datetime) -> bool:
+    from bot.preferences import user_language
+    from bot.views import lead_view
+
+    rep = rt.config.rep(clock.rep_email)
+    if rep is None:
+        log.warning("sla.no_rep lead=%s clock=%s: the rep is no longer configured", lead.id, clock.id)
+        return False
+    key = f"sla:{lead.id}:{clock.kind}:{clock.generation}:{entry['step']}"
+    if entry["kind"] == "reminder":
+        language = user_language(session, rt.config, rt.settings.default_language, rep.slack_user_id)
+        message = messages.reminder(lead_view(lead, rt.config, language), language, rt.timezone_of(rep))
+        channel = rep.slack_user_id
+    else:
+        channel, person = _escalation_target(rt, rep, entry["target"])
+        if channel is None:
+            log.warning("sla.no_escalation_target lead=%s target=%s", lead.id, entry["target"])
+            return False
+        language = user_language(session, rt.config, rt.settings.default_language, person.slack_user_id if person else None)
+        step_number = 1 + sum(1 for e in clock.schedule[: entry["step"]] if e["kind"] == "escalation")
+        message = messages.escalation(lead_view(lead, rt.config, language), rep.slack_user_id, step_number, language,
+                                      rt.timezone_of(person or rep))
+    return enqueue(session, key=key, kind=entry["kind"], method="chat.postMessage",
+                   payload={"channel": channel, **message.to_payload()}, now=now, lead_id=lead.id)
+
+
+def _escalation_target(rt: Runtime, rep: Any, target: str) -> tuple[str | None, Any]:
+    if target == "manager":
+        manager = rt.config.manager_of(rep)
+        return (manager.slack_user_id, manager) if manager else (None, None)
+    person = rt.config.person(target)
+    if person is not None:
+        return person.slack_user_id, person
+    if target.startswith(("C", "G")):
+        return target, None
+    return None, None

@@ -1,0 +1,58 @@
+"""Guarded stage changes that append to the lead's history in the same transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from bot.lifecycle import Stage, check_transition
+from storage.models import Lead, LeadTransition
+
+
+class StaleLead(Exception):
+    """The lead changed since it was read: another click, retry or process got there first."""
+
+
+def move(
+    session: Session,
+    lead: Lead,
+    to_stage: Stage,
+    *,
+    actor: str,
+    reason: str,
+    now: datetime,
+    details: dict[str, Any] | None = None,
+    **fields: Any,
+) -> None:
+    """Change `lead` to `to_stage` only if nobody changed it since it was read, and record why.
+
+    The UPDATE matches on the version the caller read, so of two concurrent
+    requests exactly one changes the row; the other raises `StaleLead`.
+    """
+    from_stage = Stage(lead.stage)
+    check_transition(from_stage, to_stage)
+    result = session.execute(
+        update(Lead)
+        .where(Lead.id == lead.id, Lead.version == lead.version)
+        .values(stage=to_stage.value, version=lead.version + 1, updated_at=now, **fields)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise StaleLead(f"lead {lead.id} changed since version {lead.version}")
+    session.add(
+        LeadTransition(
+            lead_id=lead.id, at=now, actor=actor, from_stage=from_stage.value, to_stage=to_stage.value,
+            reason=reason, details=details or {},
+        )
+    )
+    session.flush()
+    session.refresh(lead)
+
+
+def record_creation(session: Session, lead: Lead, *, actor: str, now: datetime) -> None:
+    session.add(
+        LeadTransition(lead_id=lead.id, at=now, actor=actor, from_stage=None, to_stage=lead.stage, reason="created", details={})
+    )

@@ -1,0 +1,48 @@
+"""Turn stored leads into the plain views that the message builders draw."""
+
+from __future__ import annotations
+
+from bot.config import HandoffConfig
+from bot.i18n import t
+from bot.messages import CriterionView, LeadView
+from storage.models import Lead
+
+
+def person_name(lead: Lead) -> str | None:
+    name = " ".join(part for part in (lead.first_name, lead.last_name) if part)
+    return name or None
+
+
+def routing_text(lead: Lead, config: HandoffConfig, language: str) -> str:
+    routing = lead.routing or {}
+    rule = routing.get("rule", "fallback")
+    if rule == "territory":
+        team = config.team(routing.get("team")).name
+        return t(language, "routing.territory", team=team)
+    return t(language, f"routing.{rule}") if rule in {"owner", "fallback", "reroute"} else rule
+
+
+def lead_view(lead: Lead, config: HandoffConfig, language: str) -> LeadView:
+    results = (lead.qualification or {}).get("results", [])
+    criteria = tuple(
+        CriterionView(
+            dimension=item["dimension"], key=item["key"], passed=item["passed"], value=item.get("value"),
+            expected=item.get("expected", ""),
+        )
+        for item in results
+    )
+    score = None if lead.lead_score is None else format(lead.lead_score.normalize(), "f")
+    return LeadView(
+        id=lead.id,
+        version=lead.version,
+        source=lead.source,
+        company=lead.company,
+        person=person_name(lead),
+        job_title=lead.job_title,
+        country=lead.country,
+        employees=lead.employees,
+        lead_score=score,
+        criteria=criteria,
+        routing_reason=routing_text(lead, config, language),
+        decision_due_at=lead.decision_due_at,
+    )

@@ -1,0 +1,45 @@
+"""The Bolt app with every listener registered."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from bot.outbox import OutboxSender
+from bot.runtime import Runtime
+from handlers import actions, commands
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+def slack_client(rt: Runtime) -> WebClient:
+    token = rt.settings.slack_bot_token.get_secret_value() if rt.settings.slack_bot_token else None
+    return WebClient(token=token, base_url=rt.settings.slack_api_url or DEFAULT_SLACK_API_URL, timeout=10)
+
+
+def build_app(rt: Runtime, client: WebClient | None = None, *, verify_token: bool = True) -> tuple[App, OutboxSender]:
+    """Create the Bolt app and the outbox sender that shares its Web API client."""
+    missing = rt.settings.missing_slack_settings()
+    if missing:
+        raise ValueError(f"missing Slack settings: {', '.join(missing)}")
+    client = client or slack_client(rt)
+    assert rt.settings.slack_signing_secret is not None
+    app = App(
+        client=client,
+        signing_secret=rt.settings.slack_signing_secret.get_secret_value(),
+        token_verification_enabled=verify_token,
+        logger=logging.getLogger("slack_bolt"),
+    )
+    sender = OutboxSender(rt.db, client, rt.clock)
+    actions.register(app, rt, sender)
+    commands.register(app, rt)
+
+    @app.error
+    def on_error(error: Exception) -> None:
+        log.error("bolt.listener_error error=%s", type(error).__name__)
+
+    return app, sender

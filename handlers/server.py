@@ -1,0 +1,41 @@
+"""gunicorn as the production HTTP server, started from the `handoff web` command."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from bot.settings import Settings
+
+
+def create_web_app(settings: Settings | None = None) -> Any:
+    """Build the WSGI app in the worker process, after the fork, so each worker has its own pool."""
+    from bot.bootstrap import build_runtime
+    from handlers.app import build_app
+    from handlers.web import WebApp
+
+    rt = build_runtime(settings, prepare=False)
+    bolt, sender = build_app(rt)
+    return WebApp(rt, bolt, sender)
+
+
+class _Server(BaseApplication):  # type: ignore[misc]
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        super().__init__()
+
+    def load_config(self) -> None:
+        self.cfg.set("bind", f"{self.settings.host}:{self.settings.port}")
+        self.cfg.set("workers", self.settings.web_workers)
+        self.cfg.set("worker_class", "gthread")
+        self.cfg.set("threads", 8)
+        self.cfg.set("timeout", 30)
+        self.cfg.set("accesslog", None)
+
+    def load(self) -> Any:
+        return create_web_app(self.settings)
+
+
+def serve(settings: Settings) -> None:
+    _Server(settings).run()

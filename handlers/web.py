@@ -1,0 +1,101 @@
+"""The HTTP entry point: /slack/events (Bolt), /leads (intake webhook) and /healthz on one port."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import parse_qs
+
+from slack_bolt import App, BoltRequest
+from sqlalchemy import text
+
+from bot.intake.webhook import handle_delivery
+from bot.outbox import OutboxSender
+from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
+           409: "Conflict", 411: "Length Required", 413: "Payload Too Large", 503: "Service Unavailable"}
+
+
+class WebApp:
+    """A small WSGI router; the raw request bytes reach the signature checks unchanged."""
+
+    def __init__(self, rt: Runtime, bolt: App, sender: OutboxSender) -> None:
+        self.rt = rt
+        self.bolt = bolt
+        self.sender = sender
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        path = environ.get("PATH_INFO", "/")
+        if path == "/healthz":
+            return self._health(start_response)
+        if path not in {"/slack/events", "/leads"}:
+            return _json(start_response, 404, {"error": f"no endpoint at {path}; use /slack/events, /leads or /healthz"})
+        if method != "POST":
+            return _json(start_response, 405, {"error": f"{path} takes POST, not {method}"})
+        body, error = self._read_body(environ)
+        if error is not None:
+            status, message = error
+            log.warning("http.rejected path=%s status=%s reason=%s", path, status, message)
+            return _json(start_response, status, {"error": message})
+        headers = _headers(environ)
+        if path == "/leads":
+            result = handle_delivery(self.rt, body, headers, now_epoch=time.time())
+            for lead_id in result.lead_ids:
+                self.sender.deliver_lead(lead_id)
+            return _json(start_response, result.status, result.body)
+        return self._slack(environ, body, headers, start_response)
+
+    def _read_body(self, environ: dict[str, Any]) -> tuple[bytes, tuple[int, str] | None]:
+        limit = self.rt.settings.max_request_bytes
+        length_text = environ.get("CONTENT_LENGTH") or ""
+        if not length_text.isdigit():
+            return b"", (411, "a Content-Length header is required")
+        length = int(length_text)
+        if length > limit:
+            return b"", (413, f"body of {length} bytes is over the limit of {limit} bytes (MAX_REQUEST_BYTES)")
+        return environ["wsgi.input"].read(length), None
+
+    def _slack(self, environ: dict[str, Any], body: bytes, headers: dict[str, str], start_response: StartResponse) -> Iterable[bytes]:
+        request = BoltRequest(
+            body=body.decode("utf-8", errors="replace"),
+            query=parse_qs(environ.get("QUERY_STRING", "")),
+            headers={name: [value] for name, value in headers.items()},
+        )
+        response = self.bolt.dispatch(request)
+        if response.status == 401:
+            log.warning("slack.rejected status=401 reason=signature bytes=%s", len(body))
+        payload = (response.body or "").encode()
+        header_list = [(name, value) for name, values in response.headers.items() for value in values]
+        start_response(f"{response.status} {REASONS.get(response.status, 'Status')}", header_list)
+        return [payload]
+
+    def _health(self, start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            with self.rt.db.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception as error:  # noqa: BLE001 - any database failure makes the process unhealthy
+            log.error("healthz.database_unreachable error=%s", type(error).__name__)
+            return _json(start_response, 503, {"status": "database unreachable"})
+        return _json(start_response, 200, {"status": "ok"})
+
+
+def _headers(environ: dict[str, Any]) -> dict[str, str]:
+    headers = {key[5:].replace("_", "-").lower(): value for key, value in environ.items() if key.startswith("HTTP_")}
+    if environ.get("CONTENT_TYPE"):
+        headers["content-type"] = environ["CONTENT_TYPE"]
+    return headers
+
+
+def _json(start_response: StartResponse, status: int, body: dict[str, Any]) -> Iterable[bytes]:
+    data = json.dumps(body).encode()
+    start_response(f"{status} {REASONS.get(status, 'Status')}",
+                   [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+    return [data]
