@@ -69,6 +69,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     "criterion.asset_downloads": {"nl": "Downloads", "en": "Asset downloads"},
     "criterion.recent_activity": {"nl": "Laatste activiteit", "en": "Last activity"},
     "criterion.expected": {"nl": "verwacht {expected}", "en": "expected {expected}"},
+    "criterion.recent_expected": {"nl": "hooguit {days} dagen geleden", "en": "at most {days} days ago"},
+    "common.yes": {"nl": "ja", "en": "yes"},
+    "common.no": {"nl": "nee", "en": "no"},
     # Rejection reasons (DOMAIN terms)
     "reason.incorrect_fit": {"nl": "Onjuiste fit", "en": "Incorrect fit"},
     "reason.bad_contact_data": {"nl": "Slechte contactgegevens", "en": "Bad contact data"},
@@ -109,8 +112,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "This lead was already handled by {user} ({stage}).",
     },
     "action.not_allowed": {
-        "nl": "Alleen {allowed} mag deze lead wijzigen.",
-        "en": "Only {allowed} may change this lead.",
+        "nl": "Alleen {allowed} of een beheerder mag deze lead wijzigen.",
+        "en": "Only {allowed} or an admin may change this lead.",
     },
     "action.lead_not_found": {"nl": "Deze lead bestaat niet meer.", "en": "This lead no longer exists."},
     "action.failed": {
@@ -120,8 +123,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     # /funnel
     "funnel.title": {"nl": "Funnel {period}", "en": "Funnel {period}"},
     "funnel.fallback": {
-        "nl": "Funnel {period}: {mqls} MQL's, acceptatie {rate}.",
-        "en": "Funnel {period}: {mqls} MQLs, acceptance {rate}.",
+        "nl": "Funnel {period}: {mqls} MQL's · acceptatie {rate}",
+        "en": "Funnel {period}: {mqls} MQLs · acceptance {rate}",
     },
     "funnel.volume": {"nl": "*MQL-volume per bron* (totaal {total})", "en": "*MQL volume per source* (total {total})"},
     "funnel.acceptance": {

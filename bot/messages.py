@@ -106,11 +106,23 @@ def _plain(value: str | None, language: str, limit: int) -> str:
     return clip(text, limit, language)
 
 
+YES_NO_VALUES = {"yes": "common.yes", "no": "common.no"}
+
+
 def _criterion_line(criterion: CriterionView, language: str) -> str:
     mark = ":white_check_mark:" if criterion.passed else ":x:"
     name = t(language, f"criterion.{criterion.key}")
-    value = lead_text(criterion.value, language, 200)
-    expected = t(language, "criterion.expected", expected=escape_mrkdwn(criterion.expected))
+    raw_value = criterion.value
+    if raw_value in YES_NO_VALUES:
+        raw_value = t(language, YES_NO_VALUES[raw_value])
+    value = lead_text(raw_value, language, 200)
+    if criterion.key == "recent_activity":
+        expected = t(language, "criterion.recent_expected", days=escape_mrkdwn(criterion.expected))
+    else:
+        wanted = criterion.expected
+        if wanted in YES_NO_VALUES:
+            wanted = t(language, YES_NO_VALUES[wanted])
+        expected = t(language, "criterion.expected", expected=escape_mrkdwn(wanted))
     return f"{mark} {name}: {value} ({clip(expected, 200, language)})"
 
 

@@ -125,11 +125,12 @@ def compute_funnel(session: Session, period: Period) -> Funnel:
         .where(first_mql.c.first_at >= period.start, first_mql.c.first_at < period.end)
         .subquery()
     )
-    by_source = dict(
-        session.execute(
+    by_source: dict[str, int] = {
+        source: count
+        for source, count in session.execute(
             select(Lead.source, func.count()).where(Lead.id.in_(select(cohort.c.lead_id))).group_by(Lead.source)
-        ).tuples()
-    )
+        )
+    }
 
     outcome = (
         select(
@@ -150,13 +151,14 @@ def compute_funnel(session: Session, period: Period) -> Funnel:
         ).join_from(outcome, Lead, Lead.id == outcome.c.lead_id)
     ).one()
 
-    reasons = dict(
-        session.execute(
+    reasons: dict[str, int] = {
+        reason: count
+        for reason, count in session.execute(
             select(LeadTransition.reason, func.count())
             .where(LeadTransition.lead_id.in_(select(cohort.c.lead_id)), LeadTransition.reason.like("rejected:%"))
             .group_by(LeadTransition.reason)
-        ).tuples()
-    )
+        )
+    }
     total = sum(by_source.values())
     accepted, rejected_only = int(accepted), int(rejected_only)
     return Funnel(

@@ -213,7 +213,7 @@ def _engagement_results(lead: LeadFacts, rules: EngagementCriteria, now: datetim
                 key="recent_activity",
                 passed=recent,
                 value=None if lead.last_activity_at is None else lead.last_activity_at.date().isoformat(),
-                expected=f"≤ {rules.recent_days} d",
+                expected=str(rules.recent_days),
             )
         )
         engaged = engaged and recent

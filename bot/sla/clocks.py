@@ -122,17 +122,26 @@ def sweep(rt: Runtime, *, limit: int = 500) -> SweepReport:
 
 
 def _fire_step(session: Session, rt: Runtime, clock_id: int, step: int, now: datetime) -> bool:
+    """Claim every due step of one clock from `step` on and enqueue its alerts.
+
+    A reminder that is already overtaken by a later due step (the clock process
+    was down, or the night held it back) is skipped: the owner gets the newest
+    alert, not a burst of stale ones. Escalations are never skipped.
+    """
     clock = session.get(SlaClock, clock_id)
     if clock is None or clock.status != RUNNING or clock.next_step != step:
         return False
     schedule = clock.schedule
-    following = schedule[step + 1]["at"] if step + 1 < len(schedule) else None
+    due_steps = [entry for entry in schedule[step:] if datetime.fromisoformat(entry["at"]) <= now]
+    if not due_steps:
+        return False
+    last = due_steps[-1]["step"]
+    following = schedule[last + 1]["at"] if last + 1 < len(schedule) else None
     values: dict[str, Any] = {
-        "next_step": step + 1,
+        "next_step": last + 1,
         "next_alert_at": datetime.fromisoformat(following) if following else None,
     }
-    entry = schedule[step]
-    if entry["kind"] == "escalation" and clock.breached_at is None:
+    if clock.breached_at is None and any(entry["kind"] == "escalation" for entry in due_steps):
         values["breached_at"] = now
     claimed = session.execute(
         update(SlaClock)
@@ -145,7 +154,12 @@ def _fire_step(session: Session, rt: Runtime, clock_id: int, step: int, now: dat
     lead = session.get(Lead, clock.lead_id)
     if lead is None:
         return False
-    return _enqueue_alert(session, rt, lead, clock, entry, now)
+    enqueued = False
+    for entry in due_steps:
+        overtaken = entry["kind"] == "reminder" and entry["step"] != last
+        if not overtaken:
+            enqueued = _enqueue_alert(session, rt, lead, clock, entry, now) or enqueued
+    return enqueued
 
 
 def _enqueue_alert(session: Session, rt: Runtime, lead: Lead, clock: SlaClock, entry: dict[str, Any], now: datetime) -> bool:

@@ -1,0 +1,264 @@
+"""The `handoff` command: run the bot, the clock, imports, migrations and the demo.
+
+This module is the composition root: it is the one place in `bot` that wires
+in the Slack handlers and the scheduler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from bot.config import ConfigError
+from bot.settings import SLACK_APP_HELP, Settings
+
+log = logging.getLogger("handoff")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as error:
+        lines = [f"  {'.'.join(str(p) for p in item['loc'])}: {item['msg']}" for item in error.errors()]
+        raise SystemExit("invalid environment settings:\n" + "\n".join(lines)) from None
+
+
+def _runtime(settings: Settings | None = None):  # noqa: ANN202 - Runtime import is deferred
+    from bot.bootstrap import DatabaseNotReady, build_runtime
+
+    try:
+        return build_runtime(settings or _settings())
+    except (ConfigError, DatabaseNotReady) as error:
+        raise SystemExit(str(error)) from None
+
+
+def _require_slack(settings: Settings) -> None:
+    missing = settings.missing_slack_settings()
+    if missing:
+        raise SystemExit(f"cannot start: {', '.join(missing)} not set.\n{SLACK_APP_HELP}")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = _settings()
+    _require_slack(settings)
+    _runtime(settings)  # check the configuration and prepare the database before starting anything
+    if settings.slack_app_token is not None and settings.slack_app_token.get_secret_value():
+        return cmd_socket(args)
+    return cmd_web(args)
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    from handlers.server import serve
+
+    settings = _settings()
+    _require_slack(settings)
+    _runtime(settings)
+    clock = None if getattr(args, "no_clock", False) else _start_clock_process()
+    try:
+        serve(settings)
+    finally:
+        if clock is not None:
+            clock.terminate()
+    return 0
+
+
+def cmd_socket(args: argparse.Namespace) -> int:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from handlers.app import build_app
+
+    settings = _settings()
+    _require_slack(settings)
+    if settings.slack_app_token is None:
+        raise SystemExit("cannot start Socket Mode: SLACK_APP_TOKEN (xapp-...) not set.\n" + SLACK_APP_HELP)
+    rt = _runtime(settings)
+    app, _sender = build_app(rt)
+    clock = None if getattr(args, "no_clock", False) else _start_clock_process()
+    log.info("socket_mode.starting")
+    try:
+        SocketModeHandler(app, settings.slack_app_token.get_secret_value()).start()
+    finally:
+        if clock is not None:
+            clock.terminate()
+    return 0
+
+
+def _start_clock_process() -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "bot.cli", "clock"])
+
+
+def cmd_clock(_args: argparse.Namespace) -> int:
+    from handlers.app import slack_client
+    from scheduler.clock import run_forever
+
+    from bot.outbox import OutboxSender
+
+    settings = _settings()
+    _require_slack(settings)
+    rt = _runtime(settings)
+    run_forever(rt, OutboxSender(rt.db, slack_client(rt), rt.clock))
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from bot.intake.importer import import_csv
+    from bot.intake.mapping import MappingError, load_mapping
+
+    rt = _runtime()
+    path = Path(args.file)
+    if not path.is_file():
+        raise SystemExit(f"{path}: file not found")
+    try:
+        mapping = load_mapping(args.mapping)
+        report = import_csv(rt, path, mapping, progress=lambda r: print(f"  … {r.rows} rows read", file=sys.stderr))
+    except MappingError as error:
+        raise SystemExit(str(error)) from None
+    print(f"{path.name}: {report.rows} rows, {report.created} new leads, {report.updated} updated, "
+          f"{report.mqls} MQLs, {len(report.errors)} unreadable rows")
+    for error in report.errors[:200]:
+        column = f" column {error.column!r}" if error.column else ""
+        print(f"  line {error.line}{column}: {error.reason}")
+    if len(report.errors) > 200:
+        print(f"  … and {len(report.errors) - 200} more unreadable rows")
+    if not args.no_deliver and not rt.settings.missing_slack_settings():
+        from handlers.app import slack_client
+
+        from bot.outbox import OutboxSender
+
+        sender = OutboxSender(rt.db, slack_client(rt), rt.clock)
+        sent = 0
+        while (batch := sender.deliver_due(limit=100)).sent:
+            sent += batch.sent
+        print(f"{sent} Slack messages sent; the clock process retries anything that failed")
+    return 0
+
+
+def cmd_db_upgrade(_args: argparse.Namespace) -> int:
+    from storage.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    print("database schema is up to date")
+    return 0
+
+
+def cmd_config_check(_args: argparse.Namespace) -> int:
+    from bot.config import load_config
+
+    settings = _settings()
+    try:
+        config = load_config(settings.handoff_config)
+    except ConfigError as error:
+        raise SystemExit(str(error)) from None
+    print(f"{settings.handoff_config}: {len(config.teams)} teams, {len(config.reps)} reps, "
+          f"{len(config.managers)} managers; configuration is valid")
+    print(settings.model_dump_json(indent=2))
+    return 0
+
+
+def cmd_funnel(args: argparse.Namespace) -> int:
+    from bot.funnel_report import funnel_report
+    from bot.slack_standin import render_text
+
+    rt = _runtime()
+    message, _ok = funnel_report(rt, text=" ".join(args.period), user_id=None, language=args.language)
+    print(render_text({"text": message.text, "blocks": message.blocks}))
+    return 0
+
+
+def cmd_outbox(args: argparse.Namespace) -> int:
+    from bot.outbox import requeue, stuck_items
+
+    rt = _runtime()
+    with rt.db.transaction() as session:
+        items = stuck_items(session)
+        if args.retry or args.retry_all:
+            ids = [item.id for item in items] if args.retry_all else args.retry
+            count = requeue(session, ids, rt.clock.now())
+            print(f"{count} items queued again; the clock process delivers them on its next sweep")
+            return 0
+    if not items:
+        print("no stuck outbox items")
+    for item in items:
+        print(f"{item.id}\t{item.status}\t{item.kind}\t{item.method}\tlead={item.lead_id}\tattempts={item.attempts}\t{item.last_error}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from bot.demo import run_demo
+
+    return run_demo(language=args.language)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="handoff", description="Marketing-to-sales lead handoff bot for Slack.")
+    parser.add_argument("--log-level", default=None, help="Logging level (default: LOG_LEVEL or INFO).")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="Start the bot: Socket Mode with SLACK_APP_TOKEN, else HTTP, plus the clock.")
+    run.add_argument("--no-clock", action="store_true", help="Do not start the clock process alongside.")
+    run.set_defaults(func=cmd_run)
+    web = sub.add_parser("web", help="Serve /slack/events, /leads and /healthz under gunicorn.")
+    web.add_argument("--no-clock", action="store_true", help="Do not start the clock process alongside.")
+    web.set_defaults(func=cmd_web)
+    socket = sub.add_parser("socket", help="Connect to Slack in Socket Mode (needs SLACK_APP_TOKEN).")
+    socket.add_argument("--no-clock", action="store_true", help="Do not start the clock process alongside.")
+    socket.set_defaults(func=cmd_socket)
+    sub.add_parser("clock", help="Run the clock process: SLA reminders, escalations, outbox retries.").set_defaults(func=cmd_clock)
+
+    imp = sub.add_parser("import", help="Import a CSV export (HubSpot, Salesforce, Marketo or a mapping file).")
+    imp.add_argument("file", help="Path of the CSV file.")
+    imp.add_argument("--mapping", default="hubspot", help="Built-in mapping name (hubspot, salesforce, marketo) or a YAML path.")
+    imp.add_argument("--no-deliver", action="store_true", help="Queue the Slack messages without sending them now.")
+    imp.set_defaults(func=cmd_import)
+
+    db = sub.add_parser("db", help="Database schema commands.")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="Apply all Alembic migrations to DATABASE_URL.").set_defaults(func=cmd_db_upgrade)
+
+    config = sub.add_parser("config", help="Configuration commands.")
+    config_sub = config.add_subparsers(dest="config_command", required=True)
+    config_sub.add_parser("check", help="Validate the handoff configuration and print the settings (secrets masked).").set_defaults(func=cmd_config_check)
+
+    funnel = sub.add_parser("funnel", help="Print the /funnel report in the terminal.")
+    funnel.add_argument("period", nargs="*", help="week (default), last-week, month, quarter or YYYY-MM-DD..YYYY-MM-DD.")
+    funnel.add_argument("--language", choices=["nl", "en"], default=None, help="Language of the report.")
+    funnel.set_defaults(func=cmd_funnel)
+
+    outbox = sub.add_parser("outbox", help="List Slack messages that could not be delivered, and retry them.")
+    outbox.add_argument("--retry", type=int, nargs="+", metavar="ID", help="Queue these items again.")
+    outbox.add_argument("--retry-all", action="store_true", help="Queue every parked or failed item again.")
+    outbox.set_defaults(func=cmd_outbox)
+
+    demo = sub.add_parser("demo", help="Run the whole loop on a bundled example export against a local Slack stand-in.")
+    demo.add_argument("--language", choices=["nl", "en"], default="nl", help="Language of the messages (default nl).")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    level = args.log_level
+    if level is None and args.command == "demo":
+        level = "WARNING"  # the demo prints what Slack users see; logs would drown it
+    if level is None:
+        try:
+            level = Settings().log_level
+        except ValidationError:
+            level = "INFO"
+    configure_logging(level)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

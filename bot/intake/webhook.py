@@ -1,0 +1,100 @@
+"""The POST /leads intake: verify, validate every lead, then store them all or none."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
+
+from bot.handoff import ingest
+from bot.intake.model import LeadInput
+from bot.intake.signing import SignatureError, verify
+from bot.runtime import Runtime
+from storage.models import WebhookReceipt
+
+log = logging.getLogger(__name__)
+
+MAX_LEADS_PER_DELIVERY = 500
+
+
+@dataclass
+class WebhookResponse:
+    status: int
+    body: dict[str, Any]
+    lead_ids: list[int] = field(default_factory=list)
+
+
+def _errors(error: ValidationError, index: int) -> list[dict[str, Any]]:
+    # Pydantic puts the offending input in each error; leave it out, it may be personal data.
+    return [
+        {"lead": index, "field": ".".join(str(part) for part in item["loc"]) or None, "message": item["msg"]}
+        for item in error.errors()
+    ]
+
+
+def parse_body(body: bytes) -> tuple[list[LeadInput], list[dict[str, Any]]]:
+    """Parse one lead object or {"leads": [...]}; return the leads or the errors, never both."""
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        return [], [{"lead": None, "field": None, "message": f"body is not valid JSON: {error}"}]
+    items = data.get("leads") if isinstance(data, dict) and "leads" in data else [data]
+    if not isinstance(items, list) or not items:
+        return [], [{"lead": None, "field": "leads", "message": "expected a lead object or {\"leads\": [...]} with at least one lead"}]
+    if len(items) > MAX_LEADS_PER_DELIVERY:
+        return [], [{"lead": None, "field": "leads", "message": f"at most {MAX_LEADS_PER_DELIVERY} leads per delivery, got {len(items)}"}]
+    leads: list[LeadInput] = []
+    errors: list[dict[str, Any]] = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            errors.append({"lead": index, "field": None, "message": "each lead must be a JSON object"})
+            continue
+        try:
+            leads.append(LeadInput.model_validate(item))
+        except ValidationError as error:
+            errors.extend(_errors(error, index))
+    return ([], errors) if errors else (leads, [])
+
+
+def handle_delivery(rt: Runtime, body: bytes, headers: dict[str, str], *, now_epoch: float) -> WebhookResponse:
+    """Answer a POST /leads: 401 for a bad signature, 400 for bad input, 200 with the lead ids."""
+    secret = rt.settings.webhook_secret
+    if secret is None or not secret.get_secret_value():
+        return WebhookResponse(503, {"error": "intake webhook disabled: set HANDOFF_WEBHOOK_SECRET to enable it"})
+    lowered = {name.lower(): value for name, value in headers.items()}
+    signature = lowered.get("x-handoff-signature")
+    try:
+        verify(secret.get_secret_value(), timestamp=lowered.get("x-handoff-timestamp"), signature=signature,
+               body=body, now=now_epoch, tolerance=rt.settings.webhook_tolerance_seconds)
+    except SignatureError as error:
+        log.warning("webhook.rejected status=401 reason=%s bytes=%s", error, len(body))
+        return WebhookResponse(401, {"error": f"invalid signature: {error}"})
+
+    leads, errors = parse_body(body)
+    if errors:
+        log.warning("webhook.rejected status=400 errors=%s bytes=%s", len(errors), len(body))
+        return WebhookResponse(400, {"error": "invalid lead data; nothing was stored", "details": errors[:50]})
+
+    assert signature is not None
+    try:
+        with rt.db.transaction() as session:
+            if session.get(WebhookReceipt, signature[:128]) is not None:
+                # The same signed delivery again: it was stored the first time.
+                log.info("webhook.duplicate_delivery leads=%s", len(leads))
+                return WebhookResponse(200, {"status": "duplicate", "leads": []})
+            session.add(WebhookReceipt(signature=signature[:128], received_at=rt.clock.now()))
+            session.flush()
+            results = [ingest(session, rt, lead, actor="webhook") for lead in leads]
+    except IntegrityError:
+        log.warning("webhook.conflict leads=%s: a concurrent delivery stored the same lead", len(leads))
+        return WebhookResponse(409, {"error": "a concurrent delivery changed the same lead; send it again"})
+    log.info("webhook.accepted leads=%s created=%s", len(results), sum(r.created for r in results))
+    return WebhookResponse(
+        200,
+        {"status": "ok", "leads": [{"id": r.lead_id, "created": r.created, "stage": r.stage} for r in results]},
+        [r.lead_id for r in results],
+    )
