@@ -89,6 +89,7 @@ def become_mql(
     """Make the lead an MQL owned by the routed rep, start the decision clock and send the card."""
     calendar = rt.calendar(decision.team_id)
     due = calendar.add_working_days(now, rt.config.sla.decision_working_days)
+    first_mql = lead.mql_at is None
     move(
         session, lead, Stage.MQL, actor=actor, reason=reason, now=now,
         details={"routing": decision.to_json(), **(details or {})},
@@ -96,7 +97,7 @@ def become_mql(
         decision_due_at=due, decided_at=None, decided_by=None, rejection_reason=None, next_action=None,
         nurture_until=None, card_channel=None, card_ts=None, card_delivered_at=None,
     )
-    start_decision_clock(session, rt, lead, now=now)
+    start_decision_clock(session, rt, lead, now=now, first=first_mql)
     enqueue_card(session, rt, lead, decision.rep, now=now)
     log.info("lead.mql lead=%s rep=%s team=%s rule=%s", lead.id, decision.rep.slack_user_id, decision.team_id, decision.rule)
 

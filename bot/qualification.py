@@ -70,8 +70,9 @@ class EngagementCriteria(BaseModel):
     recent_days: int | None = Field(
         default=30, ge=1, description="Engagement counts only when the last activity is at most this many days old."
     )
-    require: Literal["score_or_actions", "score_and_actions", "score", "actions"] = Field(
-        default="score_or_actions", description="How the score and the actions combine."
+    require: Literal["score_or_actions", "score_and_actions", "score", "actions", "none"] = Field(
+        default="score_or_actions",
+        description="How the score and the actions combine; 'none' skips engagement, for sources that send only engaged leads.",
     )
 
 
@@ -164,6 +165,8 @@ def _fit_results(lead: LeadFacts, fit: FitCriteria) -> list[CriterionResult]:
 
 def _engagement_results(lead: LeadFacts, rules: EngagementCriteria, now: datetime) -> tuple[bool, list[CriterionResult]]:
     results: list[CriterionResult] = []
+    if rules.require == "none":
+        return True, results
     score_ok = rules.min_score is not None and lead.lead_score is not None and lead.lead_score >= rules.min_score
     if rules.min_score is not None:
         results.append(

@@ -18,6 +18,7 @@ class Runtime:
     db: Database
     clock: Clock = field(default_factory=SystemClock)
     _calendars: dict[str, BusinessCalendar] = field(default_factory=dict, repr=False)
+    schedule_cache: dict[tuple[object, ...], list[dict[str, object]]] = field(default_factory=dict, repr=False)
 
     def calendar(self, team_id: str | None) -> BusinessCalendar:
         team = self.config.team(team_id)

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.lifecycle import Stage, check_transition
 from storage.models import Lead, LeadTransition
@@ -34,14 +35,19 @@ def move(
     """
     from_stage = Stage(lead.stage)
     check_transition(from_stage, to_stage)
+    session.flush()
+    values = {"stage": to_stage.value, "version": lead.version + 1, "updated_at": now, **fields}
     result = session.execute(
         update(Lead)
         .where(Lead.id == lead.id, Lead.version == lead.version)
-        .values(stage=to_stage.value, version=lead.version + 1, updated_at=now, **fields)
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
         raise StaleLead(f"lead {lead.id} changed since version {lead.version}")
+    # The row now holds these values; record them on the object without marking it dirty.
+    for name, value in values.items():
+        set_committed_value(lead, name, value)
     session.add(
         LeadTransition(
             lead_id=lead.id, at=now, actor=actor, from_stage=from_stage.value, to_stage=to_stage.value,
@@ -49,7 +55,6 @@ def move(
         )
     )
     session.flush()
-    session.refresh(lead)
 
 
 def record_creation(session: Session, lead: Lead, *, actor: str, now: datetime) -> None:

@@ -6,7 +6,6 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,17 +14,12 @@ from sqlalchemy import create_engine, text
 from bot.clock import FixedClock
 from bot.config import HandoffConfig, load_config
 from bot.runtime import Runtime
-from bot.settings import Settings
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Base
+from support import EXAMPLE_CONFIG, START, make_settings
 
-REPO = Path(__file__).resolve().parents[1]
-EXAMPLE_CONFIG = REPO / "examples" / "handoff.example.yml"
-SHARED_DATA = REPO.parent / "shared" / "data"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://root@127.0.0.1:5432/test"
-# Friday 28 March 2025, 10:00 in Amsterdam: a working moment with a weekend and a DST change ahead.
-START = datetime(2025, 3, 28, 9, 0, tzinfo=UTC)
 
 
 def postgres_url() -> str:
@@ -117,19 +111,6 @@ def config() -> HandoffConfig:
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(START)
-
-
-def make_settings(database_url: str, **overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "slack_bot_token": "xoxb-test-token",
-        "slack_signing_secret": "test-signing-secret",
-        "database_url": database_url,
-        "handoff_config": EXAMPLE_CONFIG,
-        "webhook_secret": "test-webhook-secret",
-        "default_language": "nl",
-    }
-    values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
 @pytest.fixture

@@ -141,7 +141,7 @@ CHILD = textwrap.dedent(
     import time
     from datetime import datetime, UTC
     sys.path.insert(0, {tests!r})
-    from conftest import make_settings
+    from support import make_settings
     from bot.clock import FixedClock
     from bot.config import load_config
     from bot.runtime import Runtime

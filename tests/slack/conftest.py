@@ -2,85 +2,13 @@
 
 from __future__ import annotations
 
-import io
-import json
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
-from slack_sdk import WebClient
 
-from bot.handoff import ingest
-from bot.intake.signing import sign
 from bot.runtime import Runtime
 from bot.slack_standin import SlackStandin
-from bot.slack_standin.interactions import signed_headers
-from factories import lead_input
-from handlers.app import build_app
-from handlers.web import WebApp
-
-SIGNING_SECRET = "test-signing-secret"
-WEBHOOK_SECRET = "test-webhook-secret"
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-class Harness:
-    """Sends requests the way Slack and a CRM would, and reads what the stand-in received."""
-
-    def __init__(self, rt: Runtime, slack: SlackStandin) -> None:
-        self.rt = rt
-        self.slack = slack
-        self.client = WebClient(token="xoxb-test-token", base_url=slack.base_url)
-        bolt, self.sender = build_app(rt, self.client)
-        self.web = WebApp(rt, bolt, self.sender)
-
-    def request(self, path: str, body: bytes, headers: dict[str, str], method: str = "POST") -> Reply:
-        environ: dict[str, Any] = {
-            "REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": "",
-            "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body),
-        }
-        for name, value in headers.items():
-            key = name.upper().replace("-", "_")
-            if key == "CONTENT_TYPE":
-                environ["CONTENT_TYPE"] = value
-            else:
-                environ[f"HTTP_{key}"] = value
-        captured: dict[str, Any] = {}
-
-        def start_response(status: str, header_list: list[tuple[str, str]]) -> None:
-            captured["status"] = int(status.split()[0])
-            captured["headers"] = dict(header_list)
-
-        chunks = self.web(environ, start_response)
-        return Reply(captured["status"], captured["headers"], b"".join(chunks))
-
-    def slack_post(self, body: str, *, timestamp: int | None = None, secret: str = SIGNING_SECRET) -> Reply:
-        return self.request("/slack/events", body.encode(), signed_headers(secret, body, timestamp=timestamp))
-
-    def webhook(self, payload: Any, *, timestamp: int | None = None, secret: str = WEBHOOK_SECRET) -> Reply:
-        body = json.dumps(payload).encode()
-        stamp = int(time.time()) if timestamp is None else timestamp
-        headers = {"content-type": "application/json", "x-handoff-timestamp": str(stamp),
-                   "x-handoff-signature": sign(secret, stamp, body)}
-        return self.request("/leads", body, headers)
-
-    def add_lead(self, number: int = 1, **overrides: object) -> int:
-        with self.rt.db.transaction() as session:
-            lead_id = ingest(session, self.rt, lead_input(number, at=self.rt.clock.now(), **overrides), actor="test").lead_id
-        self.sender.deliver_due()
-        return lead_id
-
+from harness import Harness
 
 @pytest.fixture
 def slack() -> Iterator[SlackStandin]:
