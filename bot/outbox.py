@@ -123,9 +123,16 @@ class OutboxSender:
     def deliver_due(self, *, limit: int = 100, lead_id: int | None = None) -> DeliveryReport:
         """Send what is due now; returns counts. One item's failure never stops the others."""
         report = DeliveryReport()
-        for item in self._claim(limit=limit, lead_id=lead_id):
-            outcome = self._deliver(item)
-            setattr(report, outcome, getattr(report, outcome) + 1)
+        handled = 0
+        # A lead's next item becomes claimable only once the one before it is sent, so claim in rounds.
+        while handled < limit:
+            claimed = self._claim(limit=limit - handled, lead_id=lead_id)
+            if not claimed:
+                break
+            for item in claimed:
+                outcome = self._deliver(item)
+                setattr(report, outcome, getattr(report, outcome) + 1)
+            handled += len(claimed)
         return report
 
     def deliver_lead(self, lead_id: int) -> DeliveryReport:

@@ -1,0 +1,146 @@
+"""POST /leads: signed, validated, idempotent, and nothing stored when refused."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import func, select
+
+from harness import Harness
+from storage.models import Lead, LeadTransition, OutboxItem
+
+
+def lead_json(external_id: str = "WEB-1", **overrides: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "source": "website", "external_id": external_id, "email": "inkoop@dozenfabriek-drenthe.nl",
+        "first_name": "Test", "last_name": "Persoon", "company": "Drentse Dozen BV", "industry": "Packaging",
+        "employees": 180, "country": "NL", "lead_score": 66, "last_activity_at": "2025-03-27T15:00:00+01:00",
+        "owner_email": "sanne.devries@handoff-demo.nl",
+    }
+    payload.update(overrides)
+    return payload
+
+
+def count(harness: Harness, model: Any) -> int:
+    with harness.rt.db.transaction() as session:
+        return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def test_signed_lead_is_stored_and_reaches_rep(harness: Harness, slack: Any) -> None:
+    reply = harness.webhook(lead_json())
+    assert reply.status == 200, reply.body
+    body = reply.json()
+    assert body["status"] == "ok"
+    assert body["leads"][0]["created"] is True
+    assert body["leads"][0]["stage"] == "mql"
+    message = slack.wait_for("chat.postMessage")
+    assert message.params["channel"] == "U0SANNEDV1"
+    assert "Drentse Dozen BV" in message.params["text"]
+
+
+def test_batch_of_leads_in_one_delivery(harness: Harness) -> None:
+    reply = harness.webhook({"leads": [lead_json("WEB-1"), lead_json("WEB-2", employees=3)]})
+    assert reply.status == 200
+    assert [lead["stage"] for lead in reply.json()["leads"]] == ["mql", "raw"]
+
+
+def test_same_lead_twice_is_updated_not_doubled(harness: Harness) -> None:
+    assert harness.webhook(lead_json(company="Eerste Naam BV")).status == 200
+    time.sleep(0.01)
+    second = harness.webhook(lead_json(company="Tweede Naam BV", lead_score=70))
+    assert second.status == 200
+    assert second.json()["leads"][0]["created"] is False
+    assert count(harness, Lead) == 1
+    assert count(harness, OutboxItem) == 1
+    with harness.rt.db.transaction() as session:
+        assert session.scalars(select(Lead.company)).one() == "Tweede Naam BV"
+
+
+def test_replayed_delivery_changes_nothing(harness: Harness) -> None:
+    stamp = int(time.time())
+    first = harness.webhook(lead_json(company="Origineel BV"), timestamp=stamp)
+    assert first.status == 200
+    with harness.rt.db.transaction() as session:
+        transitions = session.scalar(select(func.count()).select_from(LeadTransition))
+    replay = harness.webhook(lead_json(company="Origineel BV"), timestamp=stamp)
+    assert replay.status == 200
+    assert replay.json()["status"] == "duplicate"
+    assert count(harness, LeadTransition) == transitions
+
+
+def test_wrong_signature_is_401_and_stores_nothing(harness: Harness, caplog: Any) -> None:
+    reply = harness.webhook(lead_json(), secret="wrong-secret")
+    assert reply.status == 401
+    assert "signature" in reply.json()["error"]
+    assert count(harness, Lead) == 0
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "webhook.rejected status=401" in logged
+    assert "dozenfabriek" not in logged
+
+
+def test_stale_timestamp_is_401(harness: Harness) -> None:
+    reply = harness.webhook(lead_json(), timestamp=int(time.time()) - 301)
+    assert reply.status == 401
+    assert "more than 300 s" in reply.json()["error"]
+    assert count(harness, Lead) == 0
+
+
+def test_missing_signature_is_401(harness: Harness) -> None:
+    reply = harness.request("/leads", b'{"source": "x"}', {"content-type": "application/json"})
+    assert reply.status == 401
+    assert count(harness, Lead) == 0
+
+
+def test_invalid_json_is_400(harness: Harness) -> None:
+    from bot.intake.signing import sign
+
+    body = b"{not json"
+    stamp = int(time.time())
+    reply = harness.request("/leads", body, {"x-handoff-timestamp": str(stamp),
+                                             "x-handoff-signature": sign("test-webhook-secret", stamp, body)})
+    assert reply.status == 400
+    assert "not valid JSON" in reply.json()["details"][0]["message"]
+
+
+def test_invalid_field_names_field_without_personal_value(harness: Harness, caplog: Any) -> None:
+    reply = harness.webhook({"leads": [lead_json("WEB-1"), lead_json("WEB-2", email="geen-adres", employees=-4)]})
+    assert reply.status == 400
+    body = reply.json()
+    assert body["error"] == "invalid lead data; nothing was stored"
+    fields = {(item["lead"], item["field"]) for item in body["details"]}
+    assert fields == {(1, "email"), (1, "employees")}
+    assert "geen-adres" not in reply.body.decode()
+    assert count(harness, Lead) == 0
+    assert "geen-adres" not in caplog.text
+
+
+def test_naive_datetime_is_refused_with_fix(harness: Harness) -> None:
+    reply = harness.webhook(lead_json(last_activity_at="2025-03-27T15:00:00"))
+    assert reply.status == 400
+    assert "time zone" in reply.json()["details"][0]["message"]
+
+
+def test_oversized_body_is_413(harness: Harness) -> None:
+    harness.rt.settings.max_request_bytes = 2048
+    reply = harness.webhook({"leads": [lead_json(f"WEB-{n}") for n in range(50)]})
+    assert reply.status == 413
+    assert count(harness, Lead) == 0
+
+
+def test_webhook_without_secret_is_disabled(harness: Harness) -> None:
+    harness.rt.settings.webhook_secret = None
+    reply = harness.webhook(lead_json())
+    assert reply.status == 503
+    assert "HANDOFF_WEBHOOK_SECRET" in reply.json()["error"]
+
+
+def test_healthz_reports_database(harness: Harness) -> None:
+    reply = harness.request("/healthz", b"", {}, method="GET")
+    assert reply.status == 200
+    assert reply.json() == {"status": "ok"}
+
+
+def test_unknown_path_is_404(harness: Harness) -> None:
+    assert harness.request("/nope", b"", {}, method="GET").status == 404
+    assert harness.request("/leads", b"", {}, method="GET").status == 405
