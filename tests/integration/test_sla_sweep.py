@@ -153,7 +153,7 @@ CHILD = textwrap.dedent(
     print("ready", flush=True)
     while True:
         sweep(rt, limit=5)
-        time.sleep(0.002)  # keep the sweep slow enough for the parent to kill it half way
+        time.sleep(0.02)  # keep the sweep slow enough for the parent to kill it half way
     """
 )
 

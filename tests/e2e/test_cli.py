@@ -1,0 +1,136 @@
+"""The `handoff` command as a user runs it: real processes, real files, the Slack stand-in."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bot.slack_standin import SlackStandin
+from bot.slack_standin.interactions import signed_headers, slash_command_body
+from support import EXAMPLE_CONFIG, REPO
+
+HANDOFF = [sys.executable, "-m", "bot.cli"]
+
+
+def run(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*HANDOFF, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def clean_env(tmp_path: Path, **values: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("SLACK_", "HANDOFF_", "DATABASE_URL"))}
+    env["PYTHONPATH"] = str(REPO)
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'handoff.db'}"
+    env["HANDOFF_CONFIG"] = str(EXAMPLE_CONFIG)
+    env.update(values)
+    return env
+
+
+def test_run_without_credentials_says_what_is_missing(tmp_path: Path) -> None:
+    result = run(["run"], clean_env(tmp_path), tmp_path)
+    assert result.returncode != 0
+    assert "SLACK_BOT_TOKEN" in result.stderr
+    assert "SLACK_SIGNING_SECRET" in result.stderr
+    assert "manifest.yml" in result.stderr
+    assert "handoff demo" in result.stderr
+
+
+def test_invalid_configuration_stops_with_key_and_value(tmp_path: Path) -> None:
+    data = yaml.safe_load(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
+    data["sla"]["decision_working_days"] = "vijf"
+    config = tmp_path / "handoff.yml"
+    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    env = clean_env(tmp_path, HANDOFF_CONFIG=str(config), SLACK_BOT_TOKEN="xoxb-1", SLACK_SIGNING_SECRET="s")
+    result = run(["run"], env, tmp_path)
+    assert result.returncode != 0
+    assert "sla.decision_working_days" in result.stderr
+    assert "'vijf'" in result.stderr
+
+
+def test_import_reports_bad_rows_by_line(tmp_path: Path) -> None:
+    csv_path = tmp_path / "export.csv"
+    csv_path.write_text(
+        "Record ID;Email;Company Name;Industry;Number of Employees;Country/Region;HubSpot Score;Last Activity Date\n"
+        "1;a@kaasmakerij-fictief.nl;Kaasmakerij Fictief BV;Food & Beverage;120;NL;80;01-12-2026\n"
+        "2;b@kaasmakerij-fictief.nl;Tweede Fictief BV;Food & Beverage;veel;NL;80;01-12-2026\n",
+        encoding="utf-8-sig",
+    )
+    result = run(["import", str(csv_path), "--no-deliver"], clean_env(tmp_path), tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "2 rows, 1 new leads" in result.stdout
+    assert "line 3 column 'Number of Employees'" in result.stdout
+    assert "kaasmakerij" not in result.stderr
+
+
+def test_db_upgrade_then_config_check_masks_secrets(tmp_path: Path) -> None:
+    env = clean_env(tmp_path, SLACK_BOT_TOKEN="xoxb-very-secret", SLACK_SIGNING_SECRET="signing-very-secret")
+    assert run(["db", "upgrade"], env, tmp_path).returncode == 0
+    result = run(["config", "check"], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "configuration is valid" in result.stdout
+    assert "very-secret" not in result.stdout
+    assert "**********" in result.stdout
+
+
+def test_demo_shows_the_whole_loop(tmp_path: Path) -> None:
+    result = run(["demo", "--language", "en"], clean_env(tmp_path), tmp_path, timeout=300)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "1 unreadable rows" in out
+    assert "receives:" in out
+    assert "Accepted* by" in out
+    assert "rerouted to" in out
+    assert "Reminder: decide on" in out
+    assert "SLA breached" in out
+    assert "MQL→SAL acceptance" in out
+    assert "<!channel> Tools BV" in out  # shown as text: the stand-in renders what Slack would display
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_web_process_serves_slack_against_configured_api(tmp_path: Path) -> None:
+    port = free_port()
+    with SlackStandin() as slack:
+        env = clean_env(tmp_path, SLACK_BOT_TOKEN="xoxb-e2e", SLACK_SIGNING_SECRET="e2e-secret",
+                        SLACK_API_URL=slack.base_url, PORT=str(port), HOST="127.0.0.1", WEB_WORKERS="1")
+        process = subprocess.Popen([*HANDOFF, "web", "--no-clock"], env=env, cwd=tmp_path,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
+                        assert json.load(response) == {"status": "ok"}
+                        break
+                except OSError:
+                    if time.monotonic() > deadline or process.poll() is not None:
+                        pytest.fail("web process did not start")
+                    time.sleep(0.2)
+            body = slash_command_body(command="/funnel", text="", user_id="U0EVAVSR01", channel_id="C0SALES001",
+                                      response_url=slack.root_url + "response/e2e")
+            request = urllib.request.Request(f"{base}/slack/events", data=body.encode(),
+                                             headers=signed_headers("e2e-secret", body), method="POST")
+            with urllib.request.urlopen(request, timeout=5) as response:
+                assert response.status == 200
+            answer: Any = slack.wait_for("response_url", timeout=10)
+            assert "Funnel deze week" in answer.params["text"]
+            assert slack.calls("auth.test"), "the bot checks its token against the configured API"
+        finally:
+            process.terminate()
+            output, _ = process.communicate(timeout=20)
+    assert "Traceback" not in output

@@ -1,0 +1,51 @@
+from pathlib import Path
+
+import yaml
+
+from handlers.app import build_app
+
+REPO = Path(__file__).resolve().parents[2]
+# Web API methods the bot calls, and the bot scope each needs (Slack's method reference).
+METHOD_SCOPES = {
+    "chat.postMessage": "chat:write",
+    "chat.update": "chat:write",
+    "chat.postEphemeral": "chat:write",
+}
+
+
+def manifest() -> dict:
+    return yaml.safe_load((REPO / "manifest.yml").read_text(encoding="utf-8"))
+
+
+def test_manifest_asks_exactly_the_scopes_used() -> None:
+    scopes = set(manifest()["oauth_config"]["scopes"]["bot"])
+    # chat:write.public posts rejection notices and escalations to channels the bot has not joined;
+    # commands serves /funnel.
+    assert scopes == set(METHOD_SCOPES.values()) | {"chat:write.public", "commands"}
+
+
+def test_manifest_declares_funnel_and_interactivity() -> None:
+    data = manifest()
+    commands = {command["command"]: command for command in data["features"]["slash_commands"]}
+    assert set(commands) == {"/funnel"}
+    assert len("/funnel") <= 32
+    assert data["settings"]["interactivity"]["is_enabled"] is True
+    assert data["settings"]["socket_mode_enabled"] is True
+    assert "url" not in commands["/funnel"]  # Socket Mode apps have no request URLs
+    assert data["features"]["bot_user"]["display_name"]
+
+
+def test_procfile_runs_web_and_clock() -> None:
+    lines = dict(line.split(":", 1) for line in (REPO / "Procfile").read_text().splitlines() if line.strip())
+    assert lines["web"].strip() == "handoff web --no-clock"
+    assert lines["clock"].strip() == "handoff clock"
+
+
+def test_build_app_names_missing_settings(runtime) -> None:  # type: ignore[no-untyped-def]
+    runtime.settings.slack_bot_token = None
+    try:
+        build_app(runtime)
+    except ValueError as error:
+        assert "SLACK_BOT_TOKEN" in str(error)
+    else:
+        raise AssertionError("build_app accepted a missing bot token")
