@@ -98,11 +98,14 @@ def cmd_clock(_args: argparse.Namespace) -> int:
     from scheduler.clock import run_forever
 
     from bot.outbox import OutboxSender
+    from bot.people import load_slack_timezones
 
     settings = _settings()
     _require_slack(settings)
     rt = _runtime(settings)
-    run_forever(rt, OutboxSender(rt.db, slack_client(rt), rt.clock))
+    client = slack_client(rt)
+    load_slack_timezones(rt, client)
+    run_forever(rt, OutboxSender(rt.db, client, rt.clock))
     return 0
 
 

@@ -19,6 +19,7 @@ class Runtime:
     clock: Clock = field(default_factory=SystemClock)
     _calendars: dict[str, BusinessCalendar] = field(default_factory=dict, repr=False)
     schedule_cache: dict[tuple[object, ...], list[dict[str, object]]] = field(default_factory=dict, repr=False)
+    slack_timezones: dict[str, str] = field(default_factory=dict, repr=False)
 
     def calendar(self, team_id: str | None) -> BusinessCalendar:
         team = self.config.team(team_id)
@@ -27,8 +28,11 @@ class Runtime:
         return self._calendars[team.id]
 
     def timezone_of(self, person: Person | None, team_id: str | None = None) -> str:
+        """The person's zone from the configuration, else from Slack, else the team calendar's."""
         if person is not None and person.timezone:
             return person.timezone
+        if person is not None and person.slack_user_id in self.slack_timezones:
+            return self.slack_timezones[person.slack_user_id]
         if isinstance(person, Rep):
             team_id = person.team
         return self.config.team(team_id).calendar.timezone

@@ -8,6 +8,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.outbox import OutboxSender
+from bot.people import load_slack_timezones
 from bot.runtime import Runtime
 from handlers import actions, commands
 
@@ -34,6 +35,7 @@ def build_app(rt: Runtime, client: WebClient | None = None, *, verify_token: boo
         token_verification_enabled=verify_token,
         logger=logging.getLogger("slack_bolt"),
     )
+    load_slack_timezones(rt, client)
     sender = OutboxSender(rt.db, client, rt.clock)
     actions.register(app, rt, sender)
     commands.register(app, rt)

@@ -10,6 +10,7 @@ METHOD_SCOPES = {
     "chat.postMessage": "chat:write",
     "chat.update": "chat:write",
     "chat.postEphemeral": "chat:write",
+    "users.info": "users:read",
 }
 
 
