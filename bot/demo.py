@@ -60,7 +60,7 @@ def _latest_activity(path: Path) -> datetime:
 
 
 def _start_moment(path: Path) -> datetime:
-    """The working morning after the export's newest activity, so the example leads are recent."""
+    """Return the working morning after the export's newest activity, so the example leads are recent."""
     zone = ZoneInfo("Europe/Amsterdam")
     day = _latest_activity(path).astimezone(zone).date() + timedelta(days=1)
     while day.weekday() >= 5:

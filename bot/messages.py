@@ -54,7 +54,7 @@ class CriterionView:
 
 @dataclass(frozen=True)
 class LeadView:
-    """What the builders need to know of a lead; made from the stored row."""
+    """The facts of a lead that the builders draw, made from the stored row."""
 
     id: int
     version: int
@@ -95,7 +95,7 @@ def clip(value: str, limit: int, language: str) -> str:
 
 
 def lead_text(value: str | None, language: str, limit: int = FIELD_TEXT_LIMIT) -> str:
-    """Escape and clip a value that came from outside, or say it is unknown."""
+    """Escape and clip a value that came from outside, or mark it as unknown."""
     if value is None or not value.strip():
         return "_" + t(language, "card.unknown") + "_"
     return clip(escape_mrkdwn(value.strip()), limit, language)
@@ -119,10 +119,10 @@ def _criterion_line(criterion: CriterionView, language: str) -> str:
     if criterion.key == "recent_activity":
         expected = t(language, "criterion.recent_expected", days=escape_mrkdwn(criterion.expected))
     else:
-        wanted = criterion.expected
-        if wanted in YES_NO_VALUES:
-            wanted = t(language, YES_NO_VALUES[wanted])
-        expected = t(language, "criterion.expected", expected=escape_mrkdwn(wanted))
+        threshold = criterion.expected
+        if threshold in YES_NO_VALUES:
+            threshold = t(language, YES_NO_VALUES[threshold])
+        expected = t(language, "criterion.expected", expected=escape_mrkdwn(threshold))
     return f"{mark} {name}: {value} ({clip(expected, 200, language)})"
 
 

@@ -1,4 +1,4 @@
-"""What Slack knows of the configured people: their time zones."""
+"""Time zones of the configured people, read from Slack."""
 
 from __future__ import annotations
 
@@ -14,11 +14,10 @@ log = logging.getLogger(__name__)
 
 
 def load_slack_timezones(rt: Runtime, client: WebClient) -> int:
-    """Read each configured person's time zone from `users.info`, once at start.
+    """Read each configured person's time zone from `users.info`, once at start, and count them.
 
-    A time zone set in the configuration wins; a failed lookup leaves the team
-    calendar's zone in place and is logged, so a missing user never stops the bot.
-    Returns how many zones were read.
+    A time zone set in the configuration wins. A failed lookup is logged and
+    leaves the team calendar's zone in place, so a missing user never stops the bot.
     """
     known = available_timezones()
     loaded = 0

@@ -40,7 +40,7 @@ class Range(BaseModel):
 
 
 class FitCriteria(BaseModel):
-    """Who the lead is. Every configured criterion must pass; unset ones are not checked."""
+    """Fit criteria: who the lead is. Every configured criterion must pass, and unset ones are not checked."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -56,7 +56,7 @@ class FitCriteria(BaseModel):
 
 
 class EngagementCriteria(BaseModel):
-    """What the lead did. Passes on the score threshold or on enough high-intent actions."""
+    """Engagement criteria: what the lead did, as a score threshold and high-intent actions."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -1,4 +1,4 @@
-"""What every entry point shares: settings, handoff configuration, database and clock."""
+"""The shared state of every entry point: settings, handoff configuration, database and clock."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ class Runtime:
         return self._calendars[team.id]
 
     def timezone_of(self, person: Person | None, team_id: str | None = None) -> str:
-        """The person's zone from the configuration, else from Slack, else the team calendar's."""
+        """Return the person's zone from the configuration, else from Slack, else the team calendar's."""
         if person is not None and person.timezone:
             return person.timezone
         if person is not None and person.slack_user_id in self.slack_timezones:

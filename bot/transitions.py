@@ -28,7 +28,7 @@ def move(
     details: dict[str, Any] | None = None,
     **fields: Any,
 ) -> None:
-    """Change `lead` to `to_stage` only if nobody changed it since it was read, and record why.
+    """Change `lead` to `to_stage` only if it is unchanged since it was read, and record why.
 
     The UPDATE matches on the version the caller read, so of two concurrent
     requests exactly one changes the row; the other raises `StaleLead`.
@@ -45,7 +45,7 @@ def move(
     )
     if result.rowcount != 1:
         raise StaleLead(f"lead {lead.id} changed since version {lead.version}")
-    # The row now holds these values; record them on the object without marking it dirty.
+    # The row now has these values, so record them on the object without marking it dirty.
     for name, value in values.items():
         set_committed_value(lead, name, value)
     session.add(

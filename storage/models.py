@@ -114,6 +114,7 @@ class Lead(Base):
     card_channel: Mapped[str | None] = mapped_column(String(64))
     card_ts: Mapped[str | None] = mapped_column(String(32))
     card_delivered_at: Mapped[datetime | None]
+    personal_data_erased_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -233,4 +234,13 @@ class WebhookReceipt(Base):
     __tablename__ = "webhook_receipts"
 
     signature: Mapped[str] = mapped_column(String(128), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ProcessedEvent(Base):
+    """An Events API delivery already handled, kept so that Slack's retries change nothing."""
+
+    __tablename__ = "processed_events"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     received_at: Mapped[datetime] = mapped_column(index=True)

@@ -1,4 +1,7 @@
-"""SLA clocks: deadlines stored when a clock starts, alerts swept from the database exactly once."""
+"""SLA clocks: deadlines stored when a clock starts, and alerts swept from the database.
+
+Each alert is enqueued once under a unique outbox key, however many sweeps run.
+"""
 
 from __future__ import annotations
 
@@ -71,7 +74,7 @@ def _decision_schedule(rt: Runtime, team_id: str | None, start: datetime, due: d
 def start_decision_clock(session: Session, rt: Runtime, lead: Lead, *, now: datetime, first: bool = False) -> SlaClock:
     """Start the accept/reject clock of a new MQL; a reroute starts a new generation.
 
-    `first` says the lead has never had a clock, which saves two queries per lead in a large import.
+    Pass `first` when the lead has never had a clock; it saves two queries per lead in a large import.
     """
     assert lead.decision_due_at is not None
     generation = 1
