@@ -94,6 +94,7 @@ def become_mql(
         session, lead, Stage.MQL, actor=actor, reason=reason, now=now,
         details={"routing": decision.to_json(), **(details or {})},
         rep_email=decision.rep.email, team_id=decision.team_id, routing=decision.to_json(), mql_at=now,
+        first_mql_at=lead.first_mql_at or now,
         decision_due_at=due, decided_at=None, decided_by=None, rejection_reason=None, next_action=None,
         nurture_until=None, card_channel=None, card_ts=None, card_delivered_at=None,
     )

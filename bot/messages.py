@@ -233,7 +233,8 @@ def ephemeral(text: str) -> Message:
     return Message(text=text, blocks=[])
 
 
-def funnel_message(funnel: Funnel, light: str, target: RateTarget, language: str) -> Message:
+def funnel_message(funnel: Funnel, light: str, target: RateTarget, language: str, *,
+                   comparison: str | None = None, filters: str | None = None) -> Message:
     """Draw /funnel: MQL volume per source, acceptance with its traffic light, rejection reasons."""
     period = funnel.period
     if period.name == "range":
@@ -243,6 +244,8 @@ def funnel_message(funnel: Funnel, light: str, target: RateTarget, language: str
         label = t(language, f"funnel.period.{period.name}")
     rate = format_percentage(funnel.acceptance_rate, language)
     blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=clip(t(language, "funnel.title", period=label), HEADER_TEXT_LIMIT, language)))]
+    if filters:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=clip(t(language, "funnel.filters", filters=filters), 2000, language))]))
 
     if funnel.mqls:
         lines = [t(language, "funnel.volume", total=format_number(funnel.mqls, language))]
@@ -263,5 +266,7 @@ def funnel_message(funnel: Funnel, light: str, target: RateTarget, language: str
         blocks.append(SectionBlock(text=MarkdownTextObject(text="\n".join(lines))))
     else:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=t(language, "funnel.no_rejections"))]))
+    if comparison:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=comparison)]))
     text = t(language, "funnel.fallback", period=label, mqls=format_number(funnel.mqls, language), rate=rate)
     return Message(text=text, blocks=[b.to_dict() for b in blocks])

@@ -105,31 +105,59 @@ def traffic_light(rate: Decimal | None, target: RateTarget) -> Light:
     return "red"
 
 
-def compute_funnel(session: Session, period: Period) -> Funnel:
+@dataclass(frozen=True)
+class FunnelFilter:
+    """Narrow the funnel to one source, team or rep; None means all."""
+
+    source: str | None = None
+    team_id: str | None = None
+    rep_email: str | None = None
+
+    def is_empty(self) -> bool:
+        return self.source is None and self.team_id is None and self.rep_email is None
+
+
+def previous_period(period: Period) -> Period:
+    """Return the period of the same length that ends where `period` starts."""
+    if period.name == "this_month":
+        last = period.first_day - timedelta(days=1)
+        first = last.replace(day=1)
+    elif period.name == "this_quarter":
+        last = period.first_day - timedelta(days=1)
+        first = date(last.year, 3 * ((last.month - 1) // 3) + 1, 1)
+    else:
+        length = (period.last_day - period.first_day).days + 1
+        last = period.first_day - timedelta(days=1)
+        first = last - timedelta(days=length - 1)
+    zone = period.start.tzinfo
+    return Period(
+        name="previous", start=datetime.combine(first, time(0), zone),
+        end=datetime.combine(last + timedelta(days=1), time(0), zone), first_day=first, last_day=last,
+    )
+
+
+def compute_funnel(session: Session, period: Period, filters: FunnelFilter | None = None) -> Funnel:
     """Count the MQL cohort of the period and what became of it.
 
-    The cohort is every lead whose first MQL transition falls in the period,
-    so reroutes and re-engagements do not count a lead twice. A lead counts as
-    accepted when it ever reached SAL, and rejected when it has a rejection, no
-    acceptance and is no longer an MQL. The acceptance rate is
+    The cohort is every lead whose first MQL time (`leads.first_mql_at`) falls
+    in the period, so reroutes and re-engagements do not count a lead twice. A
+    lead counts as accepted when it ever reached SAL, and rejected when it has a
+    rejection, no acceptance and is no longer an MQL. The acceptance rate is
     accepted / (accepted + rejected); leads still waiting count as pending.
     """
-    first_mql = (
-        select(LeadTransition.lead_id, func.min(LeadTransition.at).label("first_at"))
-        .where(LeadTransition.to_stage == "mql")
-        .group_by(LeadTransition.lead_id)
-        .subquery()
-    )
-    cohort = (
-        select(first_mql.c.lead_id)
-        .where(first_mql.c.first_at >= period.start, first_mql.c.first_at < period.end)
-        .subquery()
-    )
+    filters = filters or FunnelFilter()
+    conditions = [Lead.first_mql_at >= period.start, Lead.first_mql_at < period.end]
+    if filters.source is not None:
+        conditions.append(Lead.source == filters.source)
+    if filters.team_id is not None:
+        conditions.append(Lead.team_id == filters.team_id)
+    if filters.rep_email is not None:
+        conditions.append(Lead.rep_email == filters.rep_email)
+    cohort = select(Lead.id).where(*conditions)
+
     by_source: dict[str, int] = {
         source: count
-        for source, count in session.execute(
-            select(Lead.source, func.count()).where(Lead.id.in_(select(cohort.c.lead_id))).group_by(Lead.source)
-        )
+        for source, count in session.execute(select(Lead.source, func.count()).where(*conditions).group_by(Lead.source))
     }
 
     outcome = (
@@ -138,7 +166,7 @@ def compute_funnel(session: Session, period: Period) -> Funnel:
             func.max(case((LeadTransition.to_stage == "sal", 1), else_=0)).label("accepted"),
             func.max(case((LeadTransition.reason.like("rejected:%"), 1), else_=0)).label("rejected"),
         )
-        .where(LeadTransition.lead_id.in_(select(cohort.c.lead_id)))
+        .where(LeadTransition.lead_id.in_(cohort))
         .group_by(LeadTransition.lead_id)
         .subquery()
     )
@@ -155,7 +183,7 @@ def compute_funnel(session: Session, period: Period) -> Funnel:
         reason: count
         for reason, count in session.execute(
             select(LeadTransition.reason, func.count())
-            .where(LeadTransition.lead_id.in_(select(cohort.c.lead_id)), LeadTransition.reason.like("rejected:%"))
+            .where(LeadTransition.lead_id.in_(cohort), LeadTransition.reason.like("rejected:%"))
             .group_by(LeadTransition.reason)
         )
     }

@@ -108,6 +108,7 @@ class Lead(Base):
     next_action: Mapped[str | None] = mapped_column(String(32))
     nurture_until: Mapped[date | None] = mapped_column(Date)
     mql_at: Mapped[datetime | None]
+    first_mql_at: Mapped[datetime | None] = mapped_column(index=True)
     decision_due_at: Mapped[datetime | None]
     decided_at: Mapped[datetime | None]
     decided_by: Mapped[str | None] = mapped_column(String(64))

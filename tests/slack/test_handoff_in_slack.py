@@ -203,3 +203,27 @@ def test_funnel_in_english_for_english_user(harness: Any, slack: Any) -> None:
     assert harness.slack_post(funnel_command(harness, "", user="U0DAANBKR1")).status == 200
     posted = slack.wait_for("response_url")
     assert "MQL volume per source" in str(posted.params["blocks"])
+
+
+def test_funnel_filters_by_source_and_compares(harness: Any, slack: Any, clock: Any) -> None:
+    from datetime import timedelta
+
+    harness.add_lead(1, owner_email="sanne.devries@handoff-demo.nl", source="webinar")
+    clock.advance(timedelta(days=7))
+    harness.add_lead(2, owner_email="sanne.devries@handoff-demo.nl", source="webinar")
+    harness.add_lead(3, owner_email="sanne.devries@handoff-demo.nl", source="webinar")
+    harness.add_lead(4, owner_email="sanne.devries@handoff-demo.nl")
+    assert harness.slack_post(funnel_command(harness, "week bron=webinar")).status == 200
+    posted = slack.wait_for("response_url")
+    text = str(posted.params["blocks"])
+    assert "totaal 2" in text
+    assert "hubspot" not in text
+    assert "Filters: source=webinar" in text
+    assert "Vorige periode: 1 MQL's (+1)" in text
+
+
+def test_funnel_help_is_private(harness: Any, slack: Any) -> None:
+    assert harness.slack_post(funnel_command(harness, "help")).status == 200
+    posted = slack.wait_for("response_url")
+    assert posted.params["response_type"] == "ephemeral"
+    assert "bron=" in posted.params["text"]
