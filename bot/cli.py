@@ -1,4 +1,4 @@
-"""The `handoff` command: run the bot, the clock, imports, migrations and the demo.
+"""The `handoff` command: run the bot, the clock, imports, migrations, privacy requests and the demo.
 
 This module is the composition root: it is the one place in `bot` that wires
 in the Slack handlers and the scheduler.
@@ -7,6 +7,7 @@ in the Slack handlers and the scheduler.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import subprocess
 import sys
@@ -193,6 +194,67 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def _leads(count: int) -> str:
+    return f"{count} lead" if count == 1 else f"{count} leads"
+
+
+def cmd_privacy_export(args: argparse.Namespace) -> int:
+    from bot.privacy import export_person
+
+    rt = _runtime()
+    with rt.db.transaction() as session:
+        data = export_person(session, args.email, now=rt.clock.now())
+    document = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    if args.output:
+        Path(args.output).write_text(document, encoding="utf-8")
+        print(f"{_leads(len(data['leads']))} exported to {args.output}", file=sys.stderr)
+    else:
+        # Bytes, so that the output is UTF-8 whatever the terminal's locale is.
+        sys.stdout.flush()
+        sys.stdout.buffer.write(document.encode("utf-8"))
+        sys.stdout.buffer.flush()
+    if not data["leads"]:
+        print("no lead has this e-mail address", file=sys.stderr)
+    return 0
+
+
+def cmd_privacy_erase(args: argparse.Namespace) -> int:
+    from bot.privacy import erase_person, lead_ids_for_email
+
+    rt = _runtime()
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise SystemExit(
+                "nothing erased: standard input is not a terminal, so pass --yes to erase without confirmation")
+        with rt.db.transaction() as session:
+            found = len(lead_ids_for_email(session, args.email))
+        if found == 0:
+            print("no lead has this e-mail address; nothing erased")
+            return 0
+        answer = input(f"Erase the personal data of {_leads(found)}? This cannot be undone. [y/N] ")
+        if answer.strip().lower() not in {"y", "yes"}:
+            print("nothing erased")
+            return 1
+    with rt.db.transaction() as session:
+        count = erase_person(session, args.email, rt.clock.now())
+    print(f"{_leads(count)} erased")
+    return 0
+
+
+def cmd_privacy_retention(_args: argparse.Namespace) -> int:
+    from bot.privacy import apply_configured_retention
+
+    rt = _runtime()
+    count = apply_configured_retention(rt)
+    if count is None:
+        print("retention is off: set PERSONAL_DATA_RETENTION_DAYS to erase the personal data of closed leads "
+              "after that many days")
+        return 0
+    days = rt.settings.personal_data_retention_days
+    print(f"{_leads(count)} erased: closed and unchanged for more than {days} days")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
@@ -238,6 +300,21 @@ def build_parser() -> argparse.ArgumentParser:
     outbox.add_argument("--retry", type=int, nargs="+", metavar="ID", help="Queue these items again.")
     outbox.add_argument("--retry-all", action="store_true", help="Queue every parked or failed item again.")
     outbox.set_defaults(func=cmd_outbox)
+
+    privacy = sub.add_parser("privacy", help="Export or erase a person's personal data; apply the retention period.")
+    privacy_sub = privacy.add_subparsers(dest="privacy_command", required=True)
+    export = privacy_sub.add_parser("export", help="Print everything stored about a person as JSON (UTF-8).")
+    export.add_argument("email", help="E-mail address of the person; case does not matter.")
+    export.add_argument("--output", metavar="FILE", help="Write the JSON to FILE instead of standard output.")
+    export.set_defaults(func=cmd_privacy_export)
+    erase = privacy_sub.add_parser(
+        "erase", help="Erase a person's e-mail address, name, phone number, extra CSV columns and stored Slack texts.")
+    erase.add_argument("email", help="E-mail address of the person; case does not matter.")
+    erase.add_argument("--yes", action="store_true", help="Erase without asking for confirmation.")
+    erase.set_defaults(func=cmd_privacy_erase)
+    privacy_sub.add_parser(
+        "retention", help="Erase the personal data of closed leads unchanged for PERSONAL_DATA_RETENTION_DAYS days.",
+    ).set_defaults(func=cmd_privacy_retention)
 
     demo = sub.add_parser("demo", help="Run the whole loop on a bundled example export against a local Slack stand-in.")
     demo.add_argument("--language", choices=["nl", "en"], default="nl", help="Language of the messages (default nl).")

@@ -52,6 +52,27 @@ class Team(BaseModel):
     territory: list[str] = Field(default_factory=list, description="Country codes or country:region the team covers.")
     calendar: CalendarConfig = Field(default_factory=CalendarConfig)
     channel: str | None = Field(default=None, description="Team channel id for digests (C...).")
+    methodology: Literal["bant", "meddic"] | None = Field(
+        default=None, description="Discovery framework of this team; defaults to sales.methodology."
+    )
+
+
+class Cadence(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    touches: int = Field(default=6, ge=1, description="Contact attempts expected per SAL.")
+    days: int = Field(default=14, ge=1, description="Within this many calendar days of acceptance.")
+
+
+class SalesProcess(BaseModel):
+    """Rules of the SAL to SQL stage: touch cadence, discovery framework and the SQL minimum."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    methodology: Literal["bant", "meddic"] = Field(default="bant", description="Discovery framework: bant or meddic.")
+    bant_min_met: int = Field(default=3, ge=1, le=4, description="BANT criteria that must be met for an SQL.")
+    meddic_min_met: int = Field(default=5, ge=1, le=6, description="MEDDIC criteria that must be met for an SQL.")
+    cadence: Cadence = Field(default_factory=Cadence)
 
 
 class Reminders(BaseModel):
@@ -125,6 +146,7 @@ class HandoffConfig(BaseModel):
     sla: SlaPolicy = Field(default_factory=SlaPolicy)
     rejections: Rejections = Field(default_factory=Rejections)
     targets: Targets = Field(default_factory=Targets)
+    sales: SalesProcess = Field(default_factory=SalesProcess)
 
     @model_validator(mode="after")
     def _check_references(self) -> HandoffConfig:
@@ -175,6 +197,9 @@ class HandoffConfig(BaseModel):
 
     def manager_of(self, rep: Rep) -> Person | None:
         return self.person(rep.manager)
+
+    def methodology(self, team_id: str | None) -> str:
+        return self.team(team_id).methodology or self.sales.methodology
 
 
 def _location(loc: tuple[int | str, ...]) -> str:

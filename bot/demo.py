@@ -20,7 +20,8 @@ from sqlalchemy import select
 from bot.bootstrap import prepare_database
 from bot.clock import FixedClock
 from bot.config import load_config
-from bot.ids import ActionId, LeadRef, reject_option_value
+from bot.ids import ActionId, CallbackId, LeadRef, reject_option_value
+from bot.modals import ModalMeta
 from bot.intake.importer import import_csv
 from bot.intake.mapping import load_mapping
 from bot.lifecycle import RejectionReason
@@ -35,6 +36,7 @@ from bot.slack_standin.interactions import (
     select_action,
     signed_headers,
     slash_command_body,
+    view_submission_body,
 )
 from storage.db import Database
 from storage.models import Lead
@@ -115,7 +117,21 @@ class Demo:
             lead = session.get(Lead, lead_id)
             assert lead is not None
             channel, ts = lead.card_channel or user_id, lead.card_ts or "0"
-        body = block_action_body(user_id=user_id, action=action, channel_id=channel, message_ts=ts)
+        body = block_action_body(user_id=user_id, action=action, channel_id=channel, message_ts=ts,
+                                 trigger_id=self.slack.issue_trigger_id(user_id))
+        before = len(self.slack.calls())
+        response = self.app.dispatch(BoltRequest(body=body, headers=signed_headers(SIGNING_SECRET, body)))
+        assert response.status == 200, response.body
+        self._settle(before)
+
+    def submit_rejection(self, user_id: str, lead_id: int, version: int, reason: RejectionReason, note: str,
+                         values: dict[str, dict[str, object]] | None = None) -> None:
+        """Submit the rejection modal that the reason picker opened, as Slack would."""
+        state = {"note": {"note": {"type": "plain_text_input", "value": note}}, **(values or {})}
+        body = view_submission_body(
+            user_id=user_id, callback_id=CallbackId.REJECT.value,
+            private_metadata=ModalMeta(lead=lead_id, v=version, reason=reason.value).encode(), values=state,
+            blocks=[{"type": "input", "block_id": block_id} for block_id in state])
         before = len(self.slack.calls())
         response = self.app.dispatch(BoltRequest(body=body, headers=signed_headers(SIGNING_SECRET, body)))
         assert response.status == 200, response.body
@@ -180,6 +196,17 @@ def run_demo(language: str = "nl") -> int:
                 action = select_action(ActionId.REJECT.value, reject_option_value(ref, reason.value))
             print(f"\n{rep.name} clicks {'Accept' if reason is None else 'Reject: ' + reason.value} on lead {lead.id}")
             demo.click(rep.slack_user_id, action, lead.id)
+            if reason is not None:
+                opened = [call for call in slack.calls("views.open") if call.response.get("ok")]
+                if opened:
+                    print(f"  … a modal opens: {render_text(opened[-1].params['view']).splitlines()[0]}")
+                extra = {}
+                if reason is RejectionReason.NO_BUDGET_TIMING:
+                    until = (demo.clock.now() + timedelta(days=120)).date().isoformat()
+                    extra = {"nurture_until": {"nurture_until": {"type": "datepicker", "selected_date": until}}}
+                demo.submit_rejection(rep.slack_user_id, lead.id, lead.version, reason,
+                                      "Telefoonnummer onjuist" if reason is RejectionReason.BAD_CONTACT_DATA
+                                      else "Budget pas in het nieuwe boekjaar", extra)
             seen = demo.show_new_messages(seen)
 
         stranger = picks["stranger"]

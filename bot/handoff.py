@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import messages
+from bot.cards import enqueue_card, refresh_card
 from bot.config import Person, Rep
 from bot.i18n import format_day, t
 from bot.intake.model import LeadInput
@@ -103,15 +104,6 @@ def become_mql(
     log.info("lead.mql lead=%s rep=%s team=%s rule=%s", lead.id, decision.rep.slack_user_id, decision.team_id, decision.rule)
 
 
-def enqueue_card(session: Session, rt: Runtime, lead: Lead, rep: Rep, *, now: datetime) -> None:
-    language = user_language(session, rt.config, rt.settings.default_language, rep.slack_user_id)
-    message = messages.lead_card(lead_view(lead, rt.config, language), language, rt.timezone_of(rep))
-    enqueue(
-        session, key=f"lead:{lead.id}:card:v{lead.version}", kind="card", method="chat.postMessage",
-        payload={"channel": rep.slack_user_id, **message.to_payload()}, now=now, lead_id=lead.id,
-    )
-
-
 # Decisions from Slack -------------------------------------------------------------------------
 
 
@@ -141,7 +133,7 @@ def may_act(rt: Runtime, lead: Lead, user_id: str) -> bool:
 
 def _refusal(session: Session, rt: Runtime, lead: Lead, user_id: str, language: str) -> DecisionOutcome:
     if not may_act(rt, lead, user_id):
-        names = [f"<@{p.slack_user_id}>" for p in allowed_users(rt, lead)] + ["admins"]
+        names = [f"<@{p.slack_user_id}>" for p in allowed_users(rt, lead)] or ["–"]
         return DecisionOutcome("not_allowed", lead.id, t(language, "action.not_allowed", allowed=", ".join(names)))
     last = session.scalar(
         select(LeadTransition).where(LeadTransition.lead_id == lead.id).order_by(LeadTransition.id.desc()).limit(1)
@@ -151,9 +143,20 @@ def _refusal(session: Session, rt: Runtime, lead: Lead, user_id: str, language: 
     return DecisionOutcome("already_handled", lead.id, t(language, "action.already_handled", user=who, stage=lead.stage.upper()))
 
 
+@dataclass(frozen=True)
+class RejectionInput:
+    """The rejection modal's answers: the reason and what its next action needs."""
+
+    reason: RejectionReason
+    note: str | None = None
+    reroute_to: str | None = None  # rep e-mail; None lets routing choose
+    nurture_until: date | None = None
+    duplicate_of: int | None = None
+
+
 def decide(
     session: Session, rt: Runtime, *, lead_id: int, version: int, user_id: str,
-    accept: bool, reason: RejectionReason | None = None,
+    accept: bool, reason: RejectionReason | None = None, rejection: RejectionInput | None = None,
 ) -> DecisionOutcome:
     """Accept or reject an MQL for `user_id`; a second click or a stale card changes nothing."""
     now = rt.clock.now()
@@ -163,6 +166,10 @@ def decide(
         return DecisionOutcome("not_found", lead_id, t(language, "action.lead_not_found"))
     if not may_act(rt, lead, user_id) or lead.stage != Stage.MQL.value or lead.version != version:
         return _refusal(session, rt, lead, user_id, language)
+    if not accept and rejection is None:
+        if reason is None:
+            raise ValueError("a rejection needs a reason")
+        rejection = RejectionInput(reason=reason)
 
     rep = rt.config.rep(lead.rep_email)
     try:
@@ -171,72 +178,66 @@ def decide(
             if accept:
                 move(session, lead, Stage.SAL, actor=user_id, reason="accepted", now=now, decided_at=now,
                      decided_by=user_id)
-                decision = messages.Decision(accepted=True, user_id=user_id, at=now)
                 stop_clocks(session, lead.id, now=now)
-                _enqueue_card_update(session, rt, lead, rep, decision, now=now)
+                refresh_card(session, rt, lead, key="accepted")
             else:
-                if reason is None:
-                    raise ValueError("a rejection needs a reason")
-                _reject(session, rt, lead, rep, user_id, reason, now=now)
+                assert rejection is not None
+                _reject(session, rt, lead, rep, user_id, rejection, now=now)
     except StaleLead:
         session.expire_all()
         fresh = session.get(Lead, lead_id)
         assert fresh is not None
         return _refusal(session, rt, fresh, user_id, language)
-    log.info("lead.decided lead=%s by=%s accept=%s reason=%s", lead.id, user_id, accept, reason)
+    log.info("lead.decided lead=%s by=%s accept=%s reason=%s", lead.id, user_id, accept,
+             rejection.reason.value if rejection else None)
     return DecisionOutcome("done", lead.id)
 
 
 def _reject(
-    session: Session, rt: Runtime, lead: Lead, rep: Rep | None, user_id: str, reason: RejectionReason, *, now: datetime,
+    session: Session, rt: Runtime, lead: Lead, rep: Rep | None, user_id: str, rejection: RejectionInput, *,
+    now: datetime,
 ) -> None:
+    reason = rejection.reason
     action = rt.config.rejections.next_actions[reason]
     details: dict[str, object] = {"rejection_reason": reason.value, "next_action": action.value}
+    if rejection.note:
+        details["note"] = rejection.note
+    if rejection.duplicate_of is not None:
+        details["duplicate_of"] = rejection.duplicate_of
     language = user_language(session, rt.config, rt.settings.default_language, rep.slack_user_id if rep else None)
     stop_clocks(session, lead.id, now=now)
 
     if action is NextAction.REROUTE:
-        exclude = {lead.rep_email} if lead.rep_email else set()
-        routed = route(session, rt.config, owner_email=None, country=lead.country, region=lead.region, exclude=exclude)
-        routed = RoutingDecision(rep=routed.rep, team_id=routed.team_id, rule="reroute", detail=routed.detail)
-        old_version_card = (lead.card_channel, lead.card_ts)
+        chosen = rt.config.rep(rejection.reroute_to)
+        if chosen is not None and chosen.email != lead.rep_email:
+            routed = RoutingDecision(rep=chosen, team_id=chosen.team, rule="reroute", detail="chosen by the rep")
+        else:
+            exclude = {lead.rep_email} if lead.rep_email else set()
+            found = route(session, rt.config, owner_email=None, country=lead.country, region=lead.region, exclude=exclude)
+            routed = RoutingDecision(rep=found.rep, team_id=found.team_id, rule="reroute", detail=found.detail)
         next_text = t(language, "next.reroute", rep=f"<@{routed.rep.slack_user_id}>")
         decision = messages.Decision(False, user_id, now, reason.value, next_text)
         # Update the old card before the lead becomes a new MQL with a new card.
-        _enqueue_card_update(session, rt, lead, rep, decision, now=now, card=old_version_card)
+        refresh_card(session, rt, lead, key="rejected", decision=decision, card=(lead.card_channel, lead.card_ts))
+        lead.rejection_note = rejection.note
         become_mql(session, rt, lead, routed, actor=user_id, reason=f"rejected:{reason.value}", now=now,
                    details={**details, "from_rep": lead.rep_email})
     else:
         nurture_until = None
         if action is NextAction.NURTURE:
-            nurture_until = (now + timedelta(days=rt.config.rejections.nurture_days)).date()
-            next_text = t(language, "next.nurture", date=format_day(now + timedelta(days=rt.config.rejections.nurture_days), language))
+            nurture_until = rejection.nurture_until or (now + timedelta(days=rt.config.rejections.nurture_days)).date()
+            next_text = t(language, "next.nurture", date=format_day(datetime.combine(nurture_until, datetime.min.time()), language))
+        elif rejection.duplicate_of is not None:
+            next_text = t(language, "next.duplicate", id=rejection.duplicate_of)
         else:
             next_text = t(language, "next.archive")
         move(session, lead, NEXT_ACTION_STAGE[action], actor=user_id, reason=f"rejected:{reason.value}", now=now,
              details=details, decided_at=now, decided_by=user_id, rejection_reason=reason.value,
-             next_action=action.value, nurture_until=nurture_until)
+             next_action=action.value, nurture_until=nurture_until, rejection_note=rejection.note,
+             duplicate_of_id=rejection.duplicate_of)
         decision = messages.Decision(False, user_id, now, reason.value, next_text)
-        _enqueue_card_update(session, rt, lead, rep, decision, now=now)
+        refresh_card(session, rt, lead, key="rejected", decision=decision)
     _announce_rejection(session, rt, lead, user_id, reason, now=now)
-
-
-def _enqueue_card_update(
-    session: Session, rt: Runtime, lead: Lead, rep: Rep | None, decision: messages.Decision, *, now: datetime,
-    card: tuple[str | None, str | None] | None = None,
-) -> None:
-    user = rep.slack_user_id if rep else decision.user_id
-    language = user_language(session, rt.config, rt.settings.default_language, user)
-    view = lead_view(lead, rt.config, language)
-    message = messages.lead_card(view, language, rt.timezone_of(rep), decision)
-    payload: dict[str, object] = {**message.to_payload(), "fallback_channel": user}
-    channel, ts = card if card is not None else (lead.card_channel, lead.card_ts)
-    if channel and ts:
-        payload.update(channel=channel, ts=ts)
-    else:
-        payload["lead_card"] = True
-    enqueue(session, key=f"lead:{lead.id}:card_update:v{lead.version}", kind="card_update", method="chat.update",
-            payload=payload, now=now, lead_id=lead.id)
 
 
 def _announce_rejection(session: Session, rt: Runtime, lead: Lead, user_id: str, reason: RejectionReason, *, now: datetime) -> None:
@@ -246,5 +247,7 @@ def _announce_rejection(session: Session, rt: Runtime, lead: Lead, user_id: str,
     language = rt.settings.default_language
     company = messages.lead_text(lead.company, language, 200)
     text = f":leftwards_arrow_with_hook: {company}: {t(language, 'reason.' + reason.value)} (<@{user_id}>)"
+    if lead.rejection_note:
+        text += "\n> " + messages.clip(messages.escape_mrkdwn(lead.rejection_note), 2000, language)
     enqueue(session, key=f"lead:{lead.id}:rejection_notice:v{lead.version}", kind="notice", method="chat.postMessage",
             payload={"channel": channel, "text": text}, now=now, lead_id=lead.id)

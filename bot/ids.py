@@ -10,6 +10,24 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 class ActionId(StrEnum):
     ACCEPT = "lead_accept"
     REJECT = "lead_reject"
+    LOG_CONTACT = "lead_log_contact"
+    DISCOVERY_DATE = "lead_discovery_date"
+    COMPLETE_DISCOVERY = "lead_complete_discovery"
+    RETURN_TO_NURTURE = "lead_return_to_nurture"
+    MARK_OPPORTUNITY = "lead_mark_opportunity"
+    WON = "lead_won"
+    LOST = "lead_lost"
+    REASSIGN = "lead_reassign"
+
+
+class CallbackId(StrEnum):
+    """Modal callback ids."""
+
+    REJECT = "reject_modal"
+    CONTACT = "contact_modal"
+    DISCOVERY = "discovery_modal"
+    NURTURE = "nurture_modal"
+    OPPORTUNITY = "opportunity_modal"
 
 
 class BlockId(StrEnum):

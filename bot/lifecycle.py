@@ -24,6 +24,7 @@ class RejectionReason(StrEnum):
     NOT_DECISION_MAKER = "not_decision_maker"
     NO_BUDGET_TIMING = "no_budget_timing"
     DUPLICATE = "duplicate"
+    OTHER = "other"
 
 
 class NextAction(StrEnum):
@@ -41,6 +42,7 @@ DEFAULT_NEXT_ACTIONS: dict[RejectionReason, NextAction] = {
     RejectionReason.NOT_DECISION_MAKER: NextAction.REROUTE,
     RejectionReason.NO_BUDGET_TIMING: NextAction.NURTURE,
     RejectionReason.DUPLICATE: NextAction.ARCHIVE,
+    RejectionReason.OTHER: NextAction.ARCHIVE,
 }
 
 NEXT_ACTION_STAGE: dict[NextAction, Stage] = {
@@ -52,7 +54,8 @@ NEXT_ACTION_STAGE: dict[NextAction, Stage] = {
 # Stage changes the lifecycle allows; anything else is refused by `check_transition`.
 ALLOWED_TRANSITIONS: dict[Stage, frozenset[Stage]] = {
     Stage.RAW: frozenset({Stage.MQL, Stage.NURTURE}),
-    Stage.NURTURE: frozenset({Stage.MQL, Stage.RAW}),
+    # NURTURE -> NURTURE records a re-scoring on the re-engagement date that did not qualify.
+    Stage.NURTURE: frozenset({Stage.MQL, Stage.RAW, Stage.NURTURE}),
     # MQL -> MQL is a reroute to another rep after a rejection.
     Stage.MQL: frozenset({Stage.SAL, Stage.REJECTED, Stage.NURTURE, Stage.MQL}),
     Stage.SAL: frozenset({Stage.SQL, Stage.NURTURE}),
@@ -62,6 +65,19 @@ ALLOWED_TRANSITIONS: dict[Stage, frozenset[Stage]] = {
     Stage.LOST: frozenset({Stage.NURTURE}),
     Stage.REJECTED: frozenset({Stage.MQL}),
 }
+
+
+class ContactChannel(StrEnum):
+    CALL = "call"
+    EMAIL = "email"
+    LINKEDIN = "linkedin"
+    OTHER = "other"
+
+
+BANT_CRITERIA: tuple[str, ...] = ("budget", "authority", "need", "timeline")
+MEDDIC_CRITERIA: tuple[str, ...] = (
+    "metrics", "economic_buyer", "decision_criteria", "decision_process", "identify_pain", "champion",
+)
 
 
 class TransitionError(ValueError):

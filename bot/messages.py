@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -11,6 +11,7 @@ from slack_sdk.models.blocks import (
     Block,
     ButtonElement,
     ContextBlock,
+    DatePickerElement,
     DividerBlock,
     HeaderBlock,
     MarkdownTextObject,
@@ -68,6 +69,15 @@ class LeadView:
     criteria: tuple[CriterionView, ...]
     routing_reason: str
     decision_due_at: datetime | None
+    stage: str = "mql"
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    contact_attempts: int = 0
+    cadence_touches: int = 6
+    discovery_date: date | None = None
+    methodology: str = "bant"
+    opportunity_ref: str | None = None
+    nurture_until: date | None = None
 
 
 @dataclass(frozen=True)
@@ -173,39 +183,98 @@ def decision_line(decision: Decision, language: str, timezone: str) -> str:
     return t(language, "card.rejected", user=user, when=when, reason=reason, next_action=decision.next_action or "")
 
 
-def lead_card(lead: LeadView, language: str, timezone: str, decision: Decision | None = None) -> Message:
-    """Draw the rep's card: pending with Accept and Reject, or decided with who, what and when."""
+def _stage_title(lead: LeadView, language: str, company: str, decision: Decision | None = None) -> str:
+    if decision is not None and not decision.accepted:
+        return t(language, "card.stage_title", company=company, stage=t(language, "stage.rejected"))
+    if lead.stage == "mql":
+        return t(language, "card.title", company=company)
+    return t(language, "card.stage_title", company=company, stage=t(language, f"stage.{lead.stage}"))
+
+
+def _button(text: str, action_id: str, lead: LeadView, style: str | None = None) -> ButtonElement:
+    return ButtonElement(text=text, action_id=action_id, value=LeadRef(lead=lead.id, v=lead.version).encode(), style=style)
+
+
+def _progress_lines(lead: LeadView, language: str) -> list[str]:
+    lines = [t(language, "card.touches", count=lead.contact_attempts, target=lead.cadence_touches)]
+    if lead.discovery_date is not None:
+        lines.append(t(language, "card.discovery_on", date=format_day(datetime.combine(lead.discovery_date, datetime.min.time()), language)))
+    if lead.opportunity_ref:
+        lines.append(t(language, "card.opportunity", ref=lead_text(lead.opportunity_ref, language, 500)))
+    if lead.nurture_until is not None and lead.stage == "nurture":
+        lines.append(t(language, "card.nurture_until", date=format_day(datetime.combine(lead.nurture_until, datetime.min.time()), language)))
+    return lines
+
+
+def _stage_actions(lead: LeadView, language: str) -> list[Any]:
+    if lead.stage == "mql":
+        return [
+            _button(t(language, "card.accept"), ActionId.ACCEPT.value, lead, "primary"),
+            _reject_select(lead, language),
+            _button(t(language, "card.log_contact"), ActionId.LOG_CONTACT.value, lead),
+        ]
+    if lead.stage == "sal":
+        return [
+            _button(t(language, "card.log_contact"), ActionId.LOG_CONTACT.value, lead),
+            DatePickerElement(action_id=ActionId.DISCOVERY_DATE.value,
+                              placeholder=PlainTextObject(text=t(language, "card.discovery_pick")),
+                              initial_date=lead.discovery_date.isoformat() if lead.discovery_date else None),
+            _button(t(language, "card.complete_discovery"), ActionId.COMPLETE_DISCOVERY.value, lead, "primary"),
+            _button(t(language, "card.return_to_nurture"), ActionId.RETURN_TO_NURTURE.value, lead),
+        ]
+    if lead.stage == "sql":
+        return [
+            _button(t(language, "card.mark_opportunity"), ActionId.MARK_OPPORTUNITY.value, lead, "primary"),
+            _button(t(language, "card.return_to_nurture"), ActionId.RETURN_TO_NURTURE.value, lead),
+        ]
+    if lead.stage == "opportunity":
+        return [
+            _button(t(language, "card.won"), ActionId.WON.value, lead, "primary"),
+            _button(t(language, "card.lost"), ActionId.LOST.value, lead, "danger"),
+        ]
+    return []
+
+
+def lead_card(lead: LeadView, language: str, timezone: str, decision: Decision | None = None,
+              note: str | None = None, final: bool = False) -> Message:
+    """Draw the rep's card for the lead's stage, with the actions that stage allows.
+
+    `decision` draws a rejection on a card that no longer belongs to the lead's
+    current rep; `final` drops the actions, e.g. after a reassignment.
+    """
     company_plain = _plain(lead.company, language, 100)
     blocks: list[Block] = [
-        HeaderBlock(text=PlainTextObject(text=clip(t(language, "card.title", company=company_plain), HEADER_TEXT_LIMIT, language))),
+        HeaderBlock(text=PlainTextObject(text=clip(_stage_title(lead, language, company_plain, decision), HEADER_TEXT_LIMIT, language))),
         _details(lead, language),
         _why(lead, language),
         ContextBlock(elements=[MarkdownTextObject(text=clip(t(language, "card.routing", reason=lead.routing_reason), 2000, language))]),
         DividerBlock(),
     ]
     deadline = format_when(lead.decision_due_at, language, timezone) if lead.decision_due_at else "?"
-    if decision is None:
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=t(language, "card.deadline", deadline=deadline, zone=timezone))))
-        blocks.append(
-            ActionsBlock(
-                block_id=BlockId.DECISION.value,
-                elements=[
-                    ButtonElement(
-                        text=t(language, "card.accept"),
-                        action_id=ActionId.ACCEPT.value,
-                        value=LeadRef(lead=lead.id, v=lead.version).encode(),
-                        style="primary",
-                    ),
-                    _reject_select(lead, language),
-                ],
-            )
-        )
-        text = t(language, "card.fallback", company=escape_mrkdwn(company_plain), source=escape_mrkdwn(lead.source), deadline=deadline)
-    else:
+    if decision is not None:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=decision_line(decision, language, timezone))))
+    elif lead.stage == "mql":
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=t(language, "card.deadline", deadline=deadline, zone=timezone))))
+    elif lead.decided_by and lead.decided_at:
+        accepted = Decision(accepted=True, user_id=lead.decided_by, at=lead.decided_at)
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=decision_line(accepted, language, timezone))))
+    if decision is None and lead.stage not in {"mql", "raw"}:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip("\n".join(_progress_lines(lead, language)), SECTION_TEXT_LIMIT, language))))
+    if note:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=clip(note, 2000, language))]))
+    actions = [] if (decision is not None or final) else _stage_actions(lead, language)
+    if actions:
+        blocks.append(ActionsBlock(block_id=BlockId.DECISION.value, elements=actions))
+
+    if decision is None and lead.stage == "mql" and not final:
+        text = t(language, "card.fallback", company=escape_mrkdwn(company_plain), source=escape_mrkdwn(lead.source), deadline=deadline)
+    elif decision is not None:
         verdict = t(language, "card.decision." + ("accepted" if decision.accepted else "rejected"))
         when = format_when(decision.at, language, timezone)
-        text = t(language, "card.decided_fallback", company=escape_mrkdwn(company_plain), decision=verdict, user=f"<@{decision.user_id}>", when=when)
+        text = t(language, "card.decided_fallback", company=escape_mrkdwn(company_plain), decision=verdict,
+                 user=f"<@{decision.user_id}>", when=when)
+    else:
+        text = t(language, "card.stage_fallback", company=escape_mrkdwn(company_plain), stage=t(language, f"stage.{lead.stage}"))
     return Message(text=clip(text, FALLBACK_TEXT_LIMIT, language), blocks=[b.to_dict() for b in blocks])
 
 

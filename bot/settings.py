@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Language = Literal["nl", "en"]
@@ -68,6 +68,20 @@ class Settings(BaseSettings):
     sweep_interval_seconds: int = Field(
         default=30, ge=1, description="How often the clock process sweeps due SLA alerts and the outbox."
     )
+    personal_data_retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "Days after the last change of a closed lead (rejected, won, lost) before the clock process "
+            "erases its personal data; unset keeps the data."
+        ),
+    )
+
+    @field_validator("personal_data_retention_days", mode="before")
+    @classmethod
+    def _empty_means_unset(cls, value: object) -> object:
+        # `.env.example` lists the variable with an empty value, which means "keep".
+        return None if isinstance(value, str) and not value.strip() else value
 
     def missing_slack_settings(self) -> list[str]:
         """Return the names of the Slack settings that the bot cannot start without."""

@@ -26,15 +26,19 @@ def move(
     reason: str,
     now: datetime,
     details: dict[str, Any] | None = None,
+    same_stage: bool = False,
     **fields: Any,
 ) -> None:
     """Change `lead` to `to_stage` only if it is unchanged since it was read, and record why.
 
     The UPDATE matches on the version the caller read, so of two concurrent
-    requests exactly one changes the row; the other raises `StaleLead`.
+    requests exactly one changes the row; the other raises `StaleLead`. With
+    `same_stage`, a change that keeps the stage (such as a reassignment) is
+    recorded the same way.
     """
     from_stage = Stage(lead.stage)
-    check_transition(from_stage, to_stage)
+    if not (same_stage and from_stage == to_stage):
+        check_transition(from_stage, to_stage)
     session.flush()
     values = {"stage": to_stage.value, "version": lead.version + 1, "updated_at": now, **fields}
     result = session.execute(

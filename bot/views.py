@@ -19,7 +19,7 @@ def routing_text(lead: Lead, config: HandoffConfig, language: str) -> str:
     if rule == "territory":
         team = config.team(routing.get("team")).name
         return t(language, "routing.territory", team=team)
-    return t(language, f"routing.{rule}") if rule in {"owner", "fallback", "reroute"} else rule
+    return t(language, f"routing.{rule}") if rule in {"owner", "fallback", "reroute", "reassigned"} else rule
 
 
 def lead_view(lead: Lead, config: HandoffConfig, language: str) -> LeadView:
@@ -45,4 +45,13 @@ def lead_view(lead: Lead, config: HandoffConfig, language: str) -> LeadView:
         criteria=criteria,
         routing_reason=routing_text(lead, config, language),
         decision_due_at=lead.decision_due_at,
+        stage=lead.stage,
+        decided_by=lead.decided_by,
+        decided_at=lead.decided_at,
+        contact_attempts=lead.contact_attempts or 0,
+        cadence_touches=config.sales.cadence.touches,
+        discovery_date=lead.discovery_date,
+        methodology=config.methodology(lead.team_id),
+        opportunity_ref=lead.opportunity_ref,
+        nurture_until=lead.nurture_until,
     )

@@ -18,6 +18,7 @@ from bot.outbox import OutboxSender
 from bot.preferences import user_language
 from bot.runtime import Runtime
 from handlers.payloads import ActionPayload, PayloadError, parse_action
+from handlers.sales import open_reject_modal
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +31,9 @@ def register(app: App, rt: Runtime, sender: OutboxSender) -> None:
 
     @app.action(ActionId.REJECT.value)
     def on_reject(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        # Choosing a reason opens the rejection modal; the lead changes when it is submitted.
         ack()
-        _handle(rt, sender, client, body, action, accept=False)
+        open_reject_modal(rt, client, body, action)
 
 
 def _handle(rt: Runtime, sender: OutboxSender, client: WebClient, body: dict[str, Any], action: dict[str, Any], *, accept: bool) -> None:

@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 from bot.outbox import OutboxSender
 from bot.people import load_slack_timezones
 from bot.runtime import Runtime
-from handlers import actions, commands
+from handlers import actions, commands, sales
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,7 @@ def build_app(rt: Runtime, client: WebClient | None = None, *, verify_token: boo
     load_slack_timezones(rt, client)
     sender = OutboxSender(rt.db, client, rt.clock)
     actions.register(app, rt, sender)
+    sales.register(app, rt, sender)
     commands.register(app, rt)
 
     @app.error

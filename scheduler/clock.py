@@ -1,16 +1,22 @@
-"""The clock process: sweeps due SLA alerts into the outbox and delivers the outbox."""
+"""The clock process: sweeps due SLA alerts into the outbox, delivers the outbox and applies retention."""
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from bot.outbox import OutboxSender
+from bot.privacy import apply_configured_retention
 from bot.runtime import Runtime
 from bot.sla.clocks import sweep
 
 log = logging.getLogger(__name__)
+
+RETENTION_INTERVAL = timedelta(hours=24)
+# The first retention run waits a few minutes, so that it does not compete with the first sweep after a start.
+RETENTION_FIRST_DELAY = timedelta(minutes=5)
 
 
 def run_once(rt: Runtime, sender: OutboxSender) -> None:
@@ -30,13 +36,27 @@ def _tick(rt: Runtime, sender: OutboxSender) -> None:
         log.exception("clock.tick_failed")
 
 
+def _apply_retention(rt: Runtime) -> None:
+    # apply_retention logs the count; only a failure needs logging here.
+    try:
+        apply_configured_retention(rt)
+    except Exception:  # noqa: BLE001 - the next daily run tries again; the error is logged with its trace
+        log.exception("privacy.retention_failed")
+
+
 def run_forever(rt: Runtime, sender: OutboxSender) -> None:
     scheduler = BlockingScheduler(timezone="UTC")
     scheduler.add_job(
         _tick, "interval", args=(rt, sender), seconds=rt.settings.sweep_interval_seconds,
         id="sweep", max_instances=1, coalesce=True, next_run_time=rt.clock.now(),
     )
-    log.info("clock.started interval_s=%s", rt.settings.sweep_interval_seconds)
+    retention_days = rt.settings.personal_data_retention_days
+    if retention_days is not None:
+        scheduler.add_job(
+            _apply_retention, "interval", args=(rt,), seconds=RETENTION_INTERVAL.total_seconds(),
+            id="retention", max_instances=1, coalesce=True, next_run_time=rt.clock.now() + RETENTION_FIRST_DELAY,
+        )
+    log.info("clock.started interval_s=%s retention_days=%s", rt.settings.sweep_interval_seconds, retention_days)
     try:
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):

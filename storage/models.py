@@ -116,11 +116,21 @@ class Lead(Base):
     card_ts: Mapped[str | None] = mapped_column(String(32))
     card_delivered_at: Mapped[datetime | None]
     personal_data_erased_at: Mapped[datetime | None]
+    rejection_note: Mapped[str | None] = mapped_column(Text)
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id", ondelete="SET NULL"))
+    first_contact_at: Mapped[datetime | None]
+    contact_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    discovery_date: Mapped[date | None] = mapped_column(Date)
+    discovery_completed_at: Mapped[datetime | None]
+    discovery: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    opportunity_ref: Mapped[str | None] = mapped_column(String(500))
+    closed_at: Mapped[datetime | None]
+    nurture_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
     transitions: Mapped[list[LeadTransition]] = relationship(
-        back_populates="lead", order_by="LeadTransition.id", lazy="selectin"
+        back_populates="lead", order_by="LeadTransition.id", lazy="select"
     )
 
 
@@ -245,3 +255,17 @@ class ProcessedEvent(Base):
 
     event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     received_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ContactAttempt(Base):
+    """One touch of a rep on an accepted lead: a call, e-mail, LinkedIn message or other."""
+
+    __tablename__ = "contact_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    request_key: Mapped[str | None] = mapped_column(String(100), unique=True)

@@ -61,3 +61,37 @@ def slash_command_body(*, command: str, text: str, user_id: str, channel_id: str
         "command": command, "text": text, "api_app_id": "A0HANDOFF", "response_url": response_url,
         "trigger_id": trigger_id,
     })
+
+
+def view_submission_body(*, user_id: str, callback_id: str, private_metadata: str, values: dict[str, dict[str, Any]],
+                         view_id: str = "V0HANDOFF1", team_id: str = "T0HANDOFF", blocks: list[dict[str, Any]] | None = None) -> str:
+    """The form-encoded body of a modal submission; `values` is `view.state.values` keyed by block id."""
+    payload = {
+        "type": "view_submission",
+        "team": {"id": team_id, "domain": "handoff"},
+        "user": {"id": user_id, "team_id": team_id},
+        "api_app_id": "A0HANDOFF",
+        "token": "legacy-verification-token",
+        "trigger_id": "1.2.4",
+        "view": {
+            "id": view_id, "type": "modal", "callback_id": callback_id, "private_metadata": private_metadata,
+            "blocks": blocks or [], "state": {"values": values}, "hash": "1.abc",
+        },
+    }
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def text_value(block_id: str, value: str) -> dict[str, dict[str, Any]]:
+    return {block_id: {block_id: {"type": "plain_text_input", "value": value}}}
+
+
+def date_value(block_id: str, value: str) -> dict[str, dict[str, Any]]:
+    return {block_id: {block_id: {"type": "datepicker", "selected_date": value}}}
+
+
+def select_value(block_id: str, value: str) -> dict[str, dict[str, Any]]:
+    return {block_id: {block_id: {"type": "static_select", "selected_option": {"value": value}}}}
+
+
+def checkbox_values(block_id: str, values: list[str]) -> dict[str, dict[str, Any]]:
+    return {block_id: {block_id: {"type": "checkboxes", "selected_options": [{"value": v} for v in values]}}}

@@ -64,6 +64,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "reason.not_decision_maker": {"nl": "Geen beslisser", "en": "Not a decision maker"},
     "reason.no_budget_timing": {"nl": "Geen budget/timing", "en": "No budget / timing"},
     "reason.duplicate": {"nl": "Dubbel record", "en": "Duplicate record"},
+    "reason.other": {"nl": "Anders", "en": "Other"},
     "next.archive": {"nl": "gearchiveerd", "en": "archived"},
     "next.reroute": {"nl": "doorgestuurd naar {rep}", "en": "rerouted to {rep}"},
     "next.reroute_pending": {"nl": "opnieuw toewijzen", "en": "reroute"},

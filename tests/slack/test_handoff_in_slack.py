@@ -40,7 +40,7 @@ def test_mql_reaches_rep_dm_with_buttons(harness: Any, slack: Any) -> None:
     assert message["channel"] == f"D{SANNE}"
     assert message["text"].startswith("Nieuwe MQL")
     actions = [b for b in message["blocks"] if b["type"] == "actions"]
-    assert [e["action_id"] for e in actions[0]["elements"]] == ["lead_accept", "lead_reject"]
+    assert [e["action_id"] for e in actions[0]["elements"]] == ["lead_accept", "lead_reject", "lead_log_contact"]
     assert card_of(harness, lead_id) == (message["channel"], message["ts"])
 
 
@@ -55,24 +55,42 @@ def test_accept_click_updates_card_in_place(harness: Any, slack: Any) -> None:
     versions = slack.history(channel, ts)
     assert len(versions) == 2
     final = versions[-1]
-    assert not [b for b in final["blocks"] if b["type"] == "actions"]
+    actions = [e["action_id"] for b in final["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert "lead_accept" not in actions
+    assert "lead_complete_discovery" in actions  # the card now offers the SAL's next steps
     assert f"<@{SANNE}>" in str(final["blocks"])
     assert "Geaccepteerd" in str(final["blocks"])
     assert stage_of(harness, lead_id) == "sal"
 
 
+def test_reject_reason_opens_modal(harness: Any, slack: Any) -> None:
+    lead_id = harness.add_lead(owner_email="sanne.devries@handoff-demo.nl")
+    channel, ts = card_of(harness, lead_id)
+    action = select_action(ActionId.REJECT.value, reject_option_value(LeadRef(lead=lead_id, v=2), "no_budget_timing"))
+    body = block_action_body(user_id=SANNE, action=action, channel_id=channel, message_ts=ts,
+                             trigger_id=slack.issue_trigger_id(SANNE))
+    assert harness.slack_post(body).status == 200
+    opened = slack.wait_for("views.open")
+    view = opened.params["view"]
+    assert view["callback_id"] == "reject_modal"
+    assert '"reason":"no_budget_timing"' in view["private_metadata"]
+    assert [b.get("block_id") for b in view["blocks"] if b["type"] == "input"] == ["note", "nurture_until"]
+    assert stage_of(harness, lead_id) == "mql"
+
+
 def test_reject_with_reason_follows_next_action(harness: Any, slack: Any) -> None:
     lead_id = harness.add_lead(owner_email="sanne.devries@handoff-demo.nl")
     channel, ts = card_of(harness, lead_id)
-    action = select_action(ActionId.REJECT.value, reject_option_value(LeadRef(lead=lead_id, v=2), "competitor"))
-    body = block_action_body(user_id=SANNE, action=action, channel_id=channel, message_ts=ts)
-    assert harness.slack_post(body).status == 200
+    reply = harness.reject(lead_id, SANNE, "competitor", note="Werkt voor een concurrent")
+    assert reply.status == 200
+    assert reply.body == b""
     slack.wait_for("chat.update")
     assert "Concurrent" in str(slack.history(channel, ts)[-1]["blocks"])
     assert stage_of(harness, lead_id) == "rejected"
     with harness.rt.db.transaction() as session:
         last = session.scalars(select(LeadTransition).order_by(LeadTransition.id.desc()).limit(1)).one()
     assert (last.from_stage, last.to_stage, last.reason, last.actor) == ("mql", "rejected", "rejected:competitor", SANNE)
+    assert last.details["note"] == "Werkt voor een concurrent"
 
 
 def test_repeated_click_changes_lead_once(harness: Any, slack: Any) -> None:
@@ -94,28 +112,28 @@ def test_simultaneous_clicks_change_lead_once(harness: Any, slack: Any) -> None:
     lead_id = harness.add_lead(owner_email="sanne.devries@handoff-demo.nl")
     channel, ts = card_of(harness, lead_id)
     accept = accept_body(harness, lead_id)
-    manager_reject = block_action_body(
-        user_id="U0EVAVSR01", channel_id=channel, message_ts=ts,
-        action=select_action(ActionId.REJECT.value, reject_option_value(LeadRef(lead=lead_id, v=2), "duplicate")),
-    )
     barrier = threading.Barrier(4)
     statuses: list[int] = []
 
-    def click(body: str) -> None:
+    def click(body: str | None) -> None:
         barrier.wait()
-        statuses.append(harness.slack_post(body).status)
+        if body is None:
+            statuses.append(harness.reject(lead_id, "U0EVAVSR01", "competitor").status)
+        else:
+            statuses.append(harness.slack_post(body).status)
 
-    threads = [threading.Thread(target=click, args=(b,)) for b in (accept, accept, manager_reject, manager_reject)]
+    threads = [threading.Thread(target=click, args=(b,)) for b in (accept, accept, None, None)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert statuses == [200, 200, 200, 200]
     deadline = time.monotonic() + 5
-    while len(slack.calls("chat.update")) + len(slack.calls("chat.postEphemeral")) < 4 and time.monotonic() < deadline:
+    while len(slack.calls("chat.update")) < 1 and time.monotonic() < deadline:
         time.sleep(0.05)
+    time.sleep(0.3)
+    # The losers are told: an ephemeral for a click, a modal error for a submission.
     assert len(slack.calls("chat.update")) == 1
-    assert len(slack.calls("chat.postEphemeral")) == 3
     with harness.rt.db.transaction() as session:
         decisions = list(session.scalars(
             select(LeadTransition).where(LeadTransition.lead_id == lead_id, LeadTransition.from_stage == "mql")))
@@ -169,10 +187,7 @@ def test_funnel_posts_counts_in_channel(harness: Any, slack: Any) -> None:
     rejected = harness.add_lead(2, owner_email="sanne.devries@handoff-demo.nl")
     harness.add_lead(3, owner_email="sanne.devries@handoff-demo.nl", source="webinar")
     harness.slack_post(accept_body(harness, accepted))
-    channel, ts = card_of(harness, rejected)
-    harness.slack_post(block_action_body(
-        user_id=SANNE, channel_id=channel, message_ts=ts,
-        action=select_action(ActionId.REJECT.value, reject_option_value(LeadRef(lead=rejected, v=2), "incorrect_fit"))))
+    harness.reject(rejected, SANNE, "incorrect_fit")
     deadline = time.monotonic() + 5
     while len(slack.calls("chat.update")) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -17,12 +17,12 @@ import pytest
 from sqlalchemy import select
 
 from bot.config import load_config
-from bot.ids import ActionId, LeadRef, reject_option_value
+from bot.ids import ActionId, LeadRef
 from bot.intake.importer import import_csv
 from bot.intake.mapping import load_mapping
 from bot.qualification import Criteria, EngagementCriteria
 from bot.runtime import Runtime
-from bot.slack_standin.interactions import block_action_body, button_action, select_action, slash_command_body
+from bot.slack_standin.interactions import block_action_body, button_action, slash_command_body
 from support import REPO, SHARED_DATA, make_settings
 from harness import Harness
 from storage.models import Lead
@@ -111,10 +111,10 @@ def test_real_export_end_to_end(dataset: str, database_url: str, db: Any, clock:
         ref = LeadRef(lead=lead.id, v=version)
         if index < 3:
             action = button_action(ActionId.ACCEPT.value, ref.encode())
+            body = block_action_body(user_id=rep.slack_user_id, action=action, channel_id=channel, message_ts=ts)
+            assert harness.slack_post(body).status == 200
         else:
-            action = select_action(ActionId.REJECT.value, reject_option_value(ref, "incorrect_fit"))
-        body = block_action_body(user_id=rep.slack_user_id, action=action, channel_id=channel, message_ts=ts)
-        assert harness.slack_post(body).status == 200
+            assert harness.reject(lead.id, rep.slack_user_id, "incorrect_fit", version=version).status == 200
     deadline = time.monotonic() + 10
     while len(slack.calls("chat.update")) < 5 and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -29,10 +29,11 @@ def all_text(message_blocks: list[dict[str, object]]) -> str:
     return json.dumps(message_blocks, ensure_ascii=False)
 
 
-def test_pending_card_has_accept_and_six_reasons() -> None:
+def test_pending_card_has_accept_reasons_and_contact() -> None:
     message = lead_card(view(), "nl", "Europe/Amsterdam")
     actions = next(b for b in message.blocks if b["type"] == "actions")
-    accept, select = actions["elements"]
+    accept, select, contact = actions["elements"]
+    assert contact["action_id"] == ActionId.LOG_CONTACT
     assert accept["action_id"] == ActionId.ACCEPT
     assert LeadRef.decode(accept["value"]) == LeadRef(lead=7, v=2)
     assert select["action_id"] == ActionId.REJECT
@@ -131,3 +132,27 @@ def test_lead_ref_rejects_foreign_values() -> None:
         LeadRef.decode('{"lead": "x"}')
     with pytest.raises(ValueError, match="invalid rejection option"):
         parse_reject_option("competitor|abc|1")
+
+
+@pytest.mark.parametrize(("stage", "action_ids"), [
+    ("sal", ["lead_log_contact", "lead_discovery_date", "lead_complete_discovery", "lead_return_to_nurture"]),
+    ("sql", ["lead_mark_opportunity", "lead_return_to_nurture"]),
+    ("opportunity", ["lead_won", "lead_lost"]),
+    ("won", []),
+    ("nurture", []),
+])
+def test_card_actions_follow_the_stage(stage: str, action_ids: list[str]) -> None:
+    accepted_at = datetime(2025, 3, 31, 7, 30, tzinfo=UTC)
+    message = lead_card(view(stage=stage, decided_by="U0SANNEDV1", decided_at=accepted_at, contact_attempts=2),
+                        "en", "Europe/Amsterdam")
+    actions = [b for b in message.blocks if b["type"] == "actions"]
+    found = [element["action_id"] for block in actions for element in block["elements"]]
+    assert found == action_ids
+    assert "Accepted* by <@U0SANNEDV1>" in all_text(message.blocks)
+    assert "Contact attempts: *2* of 6" in all_text(message.blocks)
+
+
+def test_final_card_has_no_actions() -> None:
+    message = lead_card(view(stage="sal"), "nl", "Europe/Amsterdam", note="Toegewezen aan <@U1>.", final=True)
+    assert not [b for b in message.blocks if b["type"] == "actions"]
+    assert "Toegewezen aan" in all_text(message.blocks)

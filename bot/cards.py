@@ -1,0 +1,51 @@
+"""The rep's lead card: posted when a lead becomes an MQL, updated in place as it moves on."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from bot import messages
+from bot.config import Rep
+from bot.outbox import enqueue
+from bot.preferences import user_language
+from bot.runtime import Runtime
+from bot.views import lead_view
+from storage.models import Lead
+
+
+def enqueue_card(session: Session, rt: Runtime, lead: Lead, rep: Rep, *, now: datetime, key_suffix: str = "") -> None:
+    """Queue a new card for `rep`; the sender records where it lands so that later changes update it."""
+    language = user_language(session, rt.config, rt.settings.default_language, rep.slack_user_id)
+    message = messages.lead_card(lead_view(lead, rt.config, language), language, rt.timezone_of(rep))
+    suffix = f":{key_suffix}" if key_suffix else ""
+    enqueue(
+        session, key=f"lead:{lead.id}:card:v{lead.version}{suffix}", kind="card", method="chat.postMessage",
+        payload={"channel": rep.slack_user_id, **message.to_payload()}, now=now, lead_id=lead.id,
+    )
+
+
+def refresh_card(
+    session: Session, rt: Runtime, lead: Lead, *, key: str | None = None, decision: messages.Decision | None = None,
+    note: str | None = None, final: bool = False, card: tuple[str | None, str | None] | None = None,
+) -> None:
+    """Queue an update of the lead's card to its current state.
+
+    The card's place is taken now when known, so that a later reassignment or
+    reroute does not send this update to the next rep's card.
+    """
+    rep = rt.config.rep(lead.rep_email)
+    user = rep.slack_user_id if rep else (decision.user_id if decision else None)
+    language = user_language(session, rt.config, rt.settings.default_language, user)
+    message = messages.lead_card(lead_view(lead, rt.config, language), language, rt.timezone_of(rep), decision,
+                                 note=note, final=final)
+    payload: dict[str, object] = {**message.to_payload(), "fallback_channel": user}
+    channel, ts = card if card is not None else (lead.card_channel, lead.card_ts)
+    if channel and ts:
+        payload.update(channel=channel, ts=ts)
+    else:
+        payload["lead_card"] = True
+    enqueue(session, key=f"lead:{lead.id}:card_update:v{lead.version}:{key or uuid.uuid4().hex}", kind="card_update",
+            method="chat.update", payload=payload, now=rt.clock.now(), lead_id=lead.id)
