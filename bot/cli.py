@@ -111,6 +111,7 @@ def cmd_clock(_args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from bot.intake.csv_reader import CsvReadError
     from bot.intake.importer import import_csv
     from bot.intake.mapping import MappingError, load_mapping
 
@@ -121,10 +122,12 @@ def cmd_import(args: argparse.Namespace) -> int:
     try:
         mapping = load_mapping(args.mapping)
         report = import_csv(rt, path, mapping, progress=lambda r: print(f"  … {r.rows} rows read", file=sys.stderr))
-    except MappingError as error:
-        raise SystemExit(str(error)) from None
-    print(f"{path.name}: {report.rows} rows, {report.created} new leads, {report.updated} updated, "
-          f"{report.mqls} MQLs, {len(report.errors)} unreadable rows")
+    except (MappingError, CsvReadError) as error:
+        raise SystemExit(f"{path}: {error}") from None
+    print(f"{path.name}: rows {report.rows}, new leads {report.created}, updated {report.updated}, "
+          f"MQLs now {report.mqls}, unreadable rows {len(report.errors)}")
+    for warning in report.warnings:
+        print(f"  warning: {warning}")
     for error in report.errors[:200]:
         column = f" column {error.column!r}" if error.column else ""
         print(f"  line {error.line}{column}: {error.reason}")
@@ -140,6 +143,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         while (batch := sender.deliver_due(limit=100)).sent:
             sent += batch.sent
         print(f"{sent} Slack messages sent; the clock process retries anything that failed")
+    elif not args.no_deliver:
+        print("Slack settings missing: the cards wait in the outbox until the bot runs (see 'handoff run')")
     return 0
 
 
@@ -162,7 +167,10 @@ def cmd_config_check(_args: argparse.Namespace) -> int:
         raise SystemExit(str(error)) from None
     print(f"{settings.handoff_config}: {len(config.teams)} teams, {len(config.reps)} reps, "
           f"{len(config.managers)} managers; configuration is valid")
-    print(settings.model_dump_json(indent=2))
+    missing = settings.missing_slack_settings()
+    if missing:
+        print(f"warning: {', '.join(missing)} not set; the bot cannot connect to Slack without them")
+    print(json.dumps(masked_settings(settings), indent=2))
     return 0
 
 
@@ -171,9 +179,9 @@ def cmd_funnel(args: argparse.Namespace) -> int:
     from bot.slack_standin import render_text
 
     rt = _runtime()
-    message, _ok = funnel_report(rt, text=" ".join(args.period), user_id=None, language=args.language)
+    message, ok = funnel_report(rt, text=" ".join(args.period), user_id=None, language=args.language)
     print(render_text({"text": message.text, "blocks": message.blocks}))
-    return 0
+    return 0 if ok or " ".join(args.period).strip().lower() in {"help", "hulp"} else 1
 
 
 def cmd_outbox(args: argparse.Namespace) -> int:
@@ -184,9 +192,12 @@ def cmd_outbox(args: argparse.Namespace) -> int:
         items = stuck_items(session)
         if args.retry or args.retry_all:
             ids = [item.id for item in items] if args.retry_all else args.retry
+            unknown = sorted(set(ids) - {item.id for item in items})
+            if unknown:
+                print(f"not parked or failed, so not queued: {', '.join(map(str, unknown))}")
             count = requeue(session, ids, rt.clock.now())
             print(f"{count} items queued again; the clock process delivers them on its next sweep")
-            return 0
+            return 0 if not unknown else 1
     if not items:
         print("no stuck outbox items")
     for item in items:
@@ -324,6 +335,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def configure_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
+    if level.upper() != "DEBUG":
+        # Alembic logs every plugin it loads at INFO on each start.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def masked_settings(settings: Settings) -> dict[str, object]:
+    """Return the settings by environment variable name, with secrets and the database password masked."""
+    from sqlalchemy.engine import make_url
+
+    values = json.loads(settings.model_dump_json())
+    values["database_url"] = make_url(settings.database_url).render_as_string(hide_password=True)
+    names = {"webhook_secret": "HANDOFF_WEBHOOK_SECRET"}
+    return {names.get(name, name.upper()): value for name, value in values.items()}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -14,6 +16,31 @@ from bot.qualification import Criteria
 from bot.sla.calendar import CalendarConfig
 
 SLACK_USER_ID_PATTERN = r"^[UW][A-Z0-9]{2,}$"
+SLACK_CHANNEL_ID_PATTERN = r"^[CG][A-Z0-9]{2,}$"
+TERRITORY_PATTERN = re.compile(r"^[A-Z]{2}(:[A-Za-z0-9-]+)?$")
+
+
+def _check_territory(entries: list[str]) -> list[str]:
+    checked = []
+    for entry in entries:
+        code, sep, region = entry.strip().partition(":")
+        normalised = code.upper() + (sep + region if sep else "")
+        if not TERRITORY_PATTERN.match(normalised):
+            raise ValueError(
+                f"invalid territory {entry!r}: use an ISO country code such as NL, or country:region such as BE:VLG"
+            )
+        checked.append(normalised)
+    return checked
+
+
+def _check_timezone(value: str | None) -> str | None:
+    if value is None:
+        return value
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"invalid timezone {value!r}: use an IANA time zone name such as Europe/Amsterdam") from None
+    return value
 
 
 class ConfigError(Exception):
@@ -34,6 +61,11 @@ class Person(BaseModel):
     def _lower(cls, value: str) -> str:
         return value.lower()
 
+    @field_validator("timezone")
+    @classmethod
+    def _valid_timezone(cls, value: str | None) -> str | None:
+        return _check_timezone(value)
+
 
 class Rep(Person):
     team: str = Field(description="Id of the rep's team.")
@@ -43,6 +75,11 @@ class Rep(Person):
     )
     active: bool = Field(default=True, description="Inactive reps get no new leads.")
 
+    @field_validator("territory")
+    @classmethod
+    def _valid_territory(cls, value: list[str]) -> list[str]:
+        return _check_territory(value)
+
 
 class Team(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -51,10 +88,17 @@ class Team(BaseModel):
     name: str
     territory: list[str] = Field(default_factory=list, description="Country codes or country:region the team covers.")
     calendar: CalendarConfig = Field(default_factory=CalendarConfig)
-    channel: str | None = Field(default=None, description="Team channel id for digests (C...).")
+    channel: str | None = Field(
+        default=None, pattern=SLACK_CHANNEL_ID_PATTERN, description="Team channel id for digests (C...), not its name."
+    )
     methodology: Literal["bant", "meddic"] | None = Field(
         default=None, description="Discovery framework of this team; defaults to sales.methodology."
     )
+
+    @field_validator("territory")
+    @classmethod
+    def _valid_territory(cls, value: list[str]) -> list[str]:
+        return _check_territory(value)
 
 
 class Cadence(BaseModel):
@@ -140,8 +184,13 @@ class HandoffConfig(BaseModel):
     managers: list[Person] = Field(default_factory=list)
     reps: list[Rep] = Field(min_length=1)
     fallback_owner: str = Field(description="E-mail of the rep who gets leads no territory matches.")
-    admins: list[str] = Field(default_factory=list, description="Slack user ids allowed to act on any lead.")
-    marketing_channel: str | None = Field(default=None, description="Channel id (C...) where rejections are announced.")
+    admins: list[Annotated[str, Field(pattern=SLACK_USER_ID_PATTERN)]] = Field(
+        default_factory=list, description="Slack user ids allowed to act on any lead."
+    )
+    marketing_channel: str | None = Field(
+        default=None, pattern=SLACK_CHANNEL_ID_PATTERN,
+        description="Channel id (C...) where rejections are announced, not the channel's name.",
+    )
     criteria: Criteria = Field(default_factory=Criteria)
     sla: SlaPolicy = Field(default_factory=SlaPolicy)
     rejections: Rejections = Field(default_factory=Rejections)
@@ -168,10 +217,24 @@ class HandoffConfig(BaseModel):
                     f"reps[{index}].manager: {rep.manager!r} is not a configured manager or rep; "
                     "add it under managers:"
                 )
+        slack_ids = [person.slack_user_id for person in [*self.reps, *self.managers]]
+        repeated = sorted({user for user in slack_ids if slack_ids.count(user) > 1})
+        if repeated:
+            raise ValueError(f"each Slack user id may be listed once; listed twice: {', '.join(repeated)}")
         fallback = self.fallback_owner.lower()
-        if fallback not in {rep.email for rep in self.reps}:
+        fallback_rep = self.rep(fallback)
+        if fallback_rep is None:
             raise ValueError(f"fallback_owner: {self.fallback_owner!r} is not one of the configured reps")
+        if not fallback_rep.active:
+            raise ValueError(f"fallback_owner: {self.fallback_owner!r} is inactive; choose an active rep")
         self.fallback_owner = fallback
+        for index, target in enumerate(self.sla.escalation.chain):
+            if target == "manager" or target.lower() in known or re.match(SLACK_CHANNEL_ID_PATTERN, target):
+                continue
+            raise ValueError(
+                f"sla.escalation.chain[{index}]: {target!r} is not 'manager', the e-mail of a configured person, "
+                "or a channel id (C...)"
+            )
         return self
 
     def rep(self, email: str | None) -> Rep | None:
@@ -217,8 +280,15 @@ def format_validation_error(error: ValidationError, path: Path | str) -> str:
     lines = [f"{path}: invalid handoff configuration"]
     for item in error.errors():
         value = item.get("input")
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown key: check its spelling against examples/handoff.example.yml"
+        if not item["loc"]:
+            # A check across keys names its key itself.
+            lines.append(f"  {message}")
+            continue
         shown = "" if isinstance(value, dict | list) else f" (value: {value!r})"
-        lines.append(f"  {_location(item['loc'])}: {item['msg']}{shown}")
+        lines.append(f"  {_location(item['loc'])}: {message}{shown}")
     return "\n".join(lines)
 
 
@@ -241,6 +311,9 @@ def load_config(path: Path | str) -> HandoffConfig:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    except ValueError as error:
+        # PyYAML builds dates itself, so 2026-13-01 fails while the file is read.
+        raise ConfigError(f"{path}: a value could not be read ({error}); write dates as YYYY-MM-DD") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping with teams:, reps: and fallback_owner: at the top level")
     return parse_config(data, path)

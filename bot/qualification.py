@@ -174,7 +174,7 @@ def _engagement_results(lead: LeadFacts, rules: EngagementCriteria, now: datetim
                 dimension="engagement",
                 key="lead_score",
                 passed=score_ok,
-                value=None if lead.lead_score is None else str(lead.lead_score.normalize()),
+                value=None if lead.lead_score is None else format(lead.lead_score.normalize(), "f"),
                 expected=f"≥ {rules.min_score}",
             )
         )

@@ -15,7 +15,7 @@ SLACK_APP_HELP = (
     "From a manifest), install it to your workspace, then copy the Bot User OAuth Token "
     "(xoxb-...) into SLACK_BOT_TOKEN and the Signing Secret into SLACK_SIGNING_SECRET; for "
     "Socket Mode also create an app-level token with connections:write (xapp-...) and put it "
-    "in SLACK_APP_TOKEN. To see the bot work without Slack, run: handoff demo"
+    "in SLACK_APP_TOKEN. To see the bot work without Slack, run: make demo (or .venv/bin/handoff demo)"
 )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
@@ -20,7 +21,8 @@ log = logging.getLogger(__name__)
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
-           409: "Conflict", 411: "Length Required", 413: "Payload Too Large", 503: "Service Unavailable"}
+           409: "Conflict", 411: "Length Required", 413: "Payload Too Large", 500: "Internal Server Error",
+           503: "Service Unavailable"}
 
 
 class WebApp:
@@ -47,7 +49,12 @@ class WebApp:
             return _json(start_response, status, {"error": message})
         headers = _headers(environ)
         if path == "/leads":
-            result = handle_delivery(self.rt, body, headers, now_epoch=time.time())
+            try:
+                result = handle_delivery(self.rt, body, headers, now_epoch=time.time())
+            except Exception:  # noqa: BLE001 - answer JSON, never a server error page
+                reference = uuid.uuid4().hex[:8]
+                log.exception("webhook.failed ref=%s bytes=%s", reference, len(body))
+                return _json(start_response, 500, {"error": f"the lead could not be stored (reference {reference})"})
             for lead_id in result.lead_ids:
                 self.sender.deliver_lead(lead_id)
             return _json(start_response, result.status, result.body)

@@ -42,8 +42,13 @@ def _begin_immediate(connection: Any) -> None:
 
 
 def create_db_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine; SQLite gets WAL, a busy timeout and immediate transactions."""
+    """Create an engine; SQLite gets WAL, a busy timeout and immediate transactions.
+
+    Statement parameters are left out of error messages, because they hold lead
+    data and errors end up in logs.
+    """
     url = normalise_url(url)
+    kwargs.setdefault("hide_parameters", True)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database

@@ -25,6 +25,7 @@ class ImportReport:
     mqls: int = 0
     errors: list[RowError] = field(default_factory=list)
     lead_ids: list[int] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def imported(self) -> int:
@@ -46,7 +47,8 @@ def import_csv(
     """
     report = ImportReport()
     batch: list[ParsedRow] = []
-    for result in read_leads(path, mapping, default_tz=rt.config.teams[0].calendar.timezone):
+    reader = read_leads(path, mapping, default_tz=rt.config.teams[0].calendar.timezone)
+    for result in reader:
         report.rows += 1
         if isinstance(result, RowError):
             report.errors.append(result)
@@ -59,6 +61,7 @@ def import_csv(
             progress(report)
     if batch:
         _store(rt, batch, report, actor=f"import:{path.name}")
+    report.warnings = list(reader.summary.warnings)
     log.info("import.done file=%s rows=%s created=%s updated=%s mqls=%s errors=%s",
              path.name, report.rows, report.created, report.updated, report.mqls, len(report.errors))
     return report

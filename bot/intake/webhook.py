@@ -42,6 +42,10 @@ def parse_body(body: bytes) -> tuple[list[LeadInput], list[dict[str, Any]]]:
         data = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         return [], [{"lead": None, "field": None, "message": f"body is not valid JSON: {error}"}]
+    except RecursionError:
+        return [], [{"lead": None, "field": None, "message": "body is nested too deeply to be a lead"}]
+    if isinstance(data, list):
+        return [], [{"lead": None, "field": None, "message": 'expected a lead object or {"leads": [...]}, not a JSON array'}]
     items = data.get("leads") if isinstance(data, dict) and "leads" in data else [data]
     if not isinstance(items, list) or not items:
         return [], [{"lead": None, "field": "leads", "message": "expected a lead object or {\"leads\": [...]} with at least one lead"}]

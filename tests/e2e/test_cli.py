@@ -67,7 +67,7 @@ def test_import_reports_bad_rows_by_line(tmp_path: Path) -> None:
     )
     result = run(["import", str(csv_path), "--no-deliver"], clean_env(tmp_path), tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "2 rows, 1 new leads" in result.stdout
+    assert "rows 2, new leads 1" in result.stdout
     assert "line 3 column 'Number of Employees'" in result.stdout
     assert "kaasmakerij" not in result.stderr
 
@@ -86,7 +86,7 @@ def test_demo_shows_the_whole_loop(tmp_path: Path) -> None:
     result = run(["demo", "--language", "en"], clean_env(tmp_path), tmp_path, timeout=300)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "1 unreadable rows" in out
+    assert "unreadable rows: 1" in out
     assert "receives:" in out
     assert "Accepted* by" in out
     assert "rerouted to" in out
@@ -134,3 +134,31 @@ def test_web_process_serves_slack_against_configured_api(tmp_path: Path) -> None
             process.terminate()
             output, _ = process.communicate(timeout=20)
     assert "Traceback" not in output
+
+
+def test_import_of_unreadable_file_is_one_line(tmp_path: Path) -> None:
+    for name, content in (("empty.csv", b""), ("garbage.csv", bytes(range(256)) * 16)):
+        path = tmp_path / name
+        path.write_bytes(content)
+        result = run(["import", str(path), "--no-deliver"], clean_env(tmp_path), tmp_path)
+        assert result.returncode != 0
+        assert "Traceback" not in result.stderr
+        assert name in result.stderr
+
+
+def test_import_shows_encoding_warning(tmp_path: Path) -> None:
+    path = tmp_path / "ansi.csv"
+    path.write_bytes("Record ID;Company Name;Country/Region\n1;Caf\xe9 Fictief BV;NL\n".encode("cp1252"))
+    result = run(["import", str(path), "--no-deliver"], clean_env(tmp_path), tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "warning:" in result.stdout
+    assert "1252" in result.stdout
+
+
+def test_config_check_masks_database_password(tmp_path: Path) -> None:
+    env = clean_env(tmp_path, DATABASE_URL="postgresql://root:pgpassword@127.0.0.1:5432/test")
+    result = run(["config", "check"], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "pgpassword" not in result.stdout
+    assert "SLACK_BOT_TOKEN" in result.stdout
+    assert "warning: SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET not set" in result.stdout

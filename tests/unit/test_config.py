@@ -79,3 +79,30 @@ def test_partial_next_actions_keep_defaults() -> None:
     config = parse_config(data)
     assert config.rejections.next_actions[RejectionReason.COMPETITOR] is NextAction.NURTURE
     assert config.rejections.next_actions[RejectionReason.DUPLICATE] is NextAction.ARCHIVE
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    (lambda d: d["reps"][0].__setitem__("timezone", "Amsterdam"), "invalid timezone 'Amsterdam'"),
+    (lambda d: d["reps"][0].__setitem__("territory", ["BELGIUM"]), "invalid territory 'BELGIUM'"),
+    (lambda d: d["sla"]["escalation"].__setitem__("chain", ["managr"]), "sla.escalation.chain[0]: 'managr'"),
+    (lambda d: d.__setitem__("admins", ["sanne"]), "admins[0]"),
+    (lambda d: d["reps"][1].__setitem__("slack_user_id", d["reps"][0]["slack_user_id"]), "listed twice: U0SANNEDV1"),
+    (lambda d: d["reps"][0].__setitem__("active", False), "is inactive"),
+    (lambda d: d.__setitem__("marketing_channel", "#marketing"), "marketing_channel"),
+    (lambda d: d["teams"][0]["calendar"].__setitem__("closing_days", ["2026-13-01"]), "closing_days"),
+])
+def test_configuration_mistakes_are_named(change, expected: str) -> None:  # type: ignore[no-untyped-def]
+    data = example_data()
+    change(data)
+    with pytest.raises(ConfigError) as error:
+        parse_config(data, "handoff.yml")
+    assert expected in str(error.value)
+    assert "Value error," not in str(error.value)
+
+
+def test_misspelled_key_points_to_example() -> None:
+    data = example_data()
+    data["fallback_ownr"] = data.pop("fallback_owner")
+    with pytest.raises(ConfigError) as error:
+        parse_config(data)
+    assert "fallback_ownr: unknown key" in str(error.value)
