@@ -9,6 +9,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from bot.outbox import OutboxSender
 from bot.privacy import apply_configured_retention
+from bot.nurture import reengage_due
 from bot.runtime import Runtime
 from bot.sla.clocks import sweep
 
@@ -24,6 +25,10 @@ def run_once(rt: Runtime, sender: OutboxSender) -> None:
     report = sweep(rt)
     if report.due:
         log.info("clock.sweep due=%s enqueued=%s skipped=%s failed=%s", report.due, report.enqueued, report.skipped, report.failed)
+    reengaged = reengage_due(rt)
+    if reengaged.due:
+        log.info("clock.reengage due=%s mql=%s nurture=%s failed=%s", reengaged.due, reengaged.requalified,
+                 reengaged.still_nurture, reengaged.failed)
     delivered = sender.deliver_due()
     if delivered.sent or delivered.retried or delivered.parked:
         log.info("clock.outbox sent=%s retried=%s parked=%s", delivered.sent, delivered.retried, delivered.parked)
