@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from bot import messages
 from bot.config import Rep
-from bot.outbox import enqueue
+from bot.outbox import enqueue, enqueue_home_refresh
 from bot.preferences import user_language
 from bot.runtime import Runtime
 from bot.views import lead_view
@@ -25,6 +25,15 @@ def enqueue_card(session: Session, rt: Runtime, lead: Lead, rep: Rep, *, now: da
         session, key=f"lead:{lead.id}:card:v{lead.version}{suffix}", kind="card", method="chat.postMessage",
         payload={"channel": rep.slack_user_id, **message.to_payload()}, now=now, lead_id=lead.id,
     )
+    refresh_homes(session, rt, rep)
+
+
+def refresh_homes(session: Session, rt: Runtime, rep: Rep | None) -> None:
+    """Queue Home tab updates for the rep and the rep's manager."""
+    if rep is None:
+        return
+    manager = rt.config.manager_of(rep)
+    enqueue_home_refresh(session, [rep.slack_user_id, *([manager.slack_user_id] if manager else [])], rt.clock.now())
 
 
 def refresh_card(
@@ -49,3 +58,4 @@ def refresh_card(
         payload["lead_card"] = True
     enqueue(session, key=f"lead:{lead.id}:card_update:v{lead.version}:{key or uuid.uuid4().hex}", kind="card_update",
             method="chat.update", payload=payload, now=rt.clock.now(), lead_id=lead.id)
+    refresh_homes(session, rt, rep)

@@ -106,7 +106,7 @@ def cmd_clock(_args: argparse.Namespace) -> int:
     rt = _runtime(settings)
     client = slack_client(rt)
     load_slack_timezones(rt, client)
-    run_forever(rt, OutboxSender(rt.db, client, rt.clock))
+    run_forever(rt, OutboxSender(rt.db, client, rt.clock, runtime=rt))
     return 0
 
 
@@ -138,7 +138,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
         from bot.outbox import OutboxSender
 
-        sender = OutboxSender(rt.db, slack_client(rt), rt.clock)
+        sender = OutboxSender(rt.db, slack_client(rt), rt.clock, runtime=rt)
         sent = 0
         while (batch := sender.deliver_due(limit=100)).sent:
             sent += batch.sent

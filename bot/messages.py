@@ -286,7 +286,9 @@ def reminder(lead: LeadView, language: str, timezone: str) -> Message:
     return Message(text=text, blocks=[SectionBlock(text=MarkdownTextObject(text=body)).to_dict()])
 
 
-def escalation(lead: LeadView, rep_user_id: str, step: int, language: str, timezone: str) -> Message:
+def escalation(lead: LeadView, rep_user_id: str, step: int, language: str, timezone: str,
+               reassign_to: list[tuple[str, str]] | None = None) -> Message:
+    """Draw a breach for the manager, with a picker of `(name, e-mail)` reps to reassign the lead to."""
     company = lead_text(lead.company, language, 200)
     deadline = format_when(lead.decision_due_at, language, timezone) if lead.decision_due_at else "?"
     rep = f"<@{rep_user_id}>"
@@ -294,6 +296,12 @@ def escalation(lead: LeadView, rep_user_id: str, step: int, language: str, timez
         SectionBlock(text=MarkdownTextObject(text=t(language, "escalation.text", rep=rep, company=company, deadline=deadline))),
         ContextBlock(elements=[MarkdownTextObject(text=t(language, "escalation.step", step=step))]),
     ]
+    if reassign_to:
+        options = [Option(text=PlainTextObject(text=clip(name, 75, language)), value=f"{lead.id}|{email}"[:150])
+                   for name, email in reassign_to[:100]]
+        blocks.append(ActionsBlock(block_id="escalation", elements=[StaticSelectElement(
+            action_id=ActionId.REASSIGN.value, placeholder=PlainTextObject(text=t(language, "card.reassign")),
+            options=options)]))
     text = t(language, "escalation.fallback", rep=rep, company=company, deadline=deadline)
     return Message(text=text, blocks=[b.to_dict() for b in blocks])
 

@@ -76,12 +76,19 @@ class DeliveryReport:
     sent: int = 0
     retried: int = 0
     parked: int = 0
+    homes: int = 0  # Home tab updates among the sent items
+
+    @property
+    def messages_sent(self) -> int:
+        return self.sent - self.homes
 
 
 class OutboxSender:
     """Deliver due outbox items to Slack, one lead's items in order, retrying what can succeed later."""
 
-    def __init__(self, db: Database, client: WebClient, clock: Clock, *, give_up_after: timedelta = timedelta(hours=24)) -> None:
+    def __init__(self, db: Database, client: WebClient, clock: Clock, *, give_up_after: timedelta = timedelta(hours=24),
+                 runtime: Any = None) -> None:
+        self.runtime = runtime
         self.db = db
         self.client = client
         self.clock = clock
@@ -132,6 +139,8 @@ class OutboxSender:
             for item in claimed:
                 outcome = self._deliver(item)
                 setattr(report, outcome, getattr(report, outcome) + 1)
+                if outcome == "sent" and item.kind == "home":
+                    report.homes += 1
             handled += len(claimed)
         return report
 
@@ -141,6 +150,12 @@ class OutboxSender:
 
     def _resolve_arguments(self, item: OutboxItem) -> dict[str, Any]:
         arguments = dict(item.payload)
+        if arguments.pop("home", False):
+            # The Home tab is drawn when it is sent, so it shows the state of that moment.
+            from bot.home import home_view
+
+            with self.db.transaction() as session:
+                return {"user_id": arguments["user_id"], "view": home_view(session, self.runtime, arguments["user_id"])}
         if arguments.pop("lead_card", False):
             with self.db.transaction() as session:
                 lead = session.get(Lead, item.lead_id)
@@ -246,6 +261,18 @@ def _retry_after_seconds(response: Any) -> float:
             except ValueError:
                 break
     return 30.0
+
+
+def enqueue_home_refresh(session: Session, user_ids: list[str], now: datetime) -> None:
+    """Queue a Home tab update for each user, unless one is already waiting for that user."""
+    for user_id in dict.fromkeys(user_ids):
+        waiting = session.scalar(
+            select(OutboxItem.id).where(OutboxItem.kind == "home", OutboxItem.status == PENDING,
+                                        OutboxItem.dedupe_key.like(f"home:{user_id}:%")).limit(1)
+        )
+        if waiting is None:
+            enqueue(session, key=f"home:{user_id}:{uuid.uuid4().hex}", kind="home", method="views.publish",
+                    payload={"user_id": user_id, "home": True}, now=now)
 
 
 def stuck_items(session: Session) -> list[OutboxItem]:

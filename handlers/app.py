@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 from bot.outbox import OutboxSender
 from bot.people import load_slack_timezones
 from bot.runtime import Runtime
-from handlers import actions, commands, sales
+from handlers import actions, commands, events, sales
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,8 @@ def build_app(rt: Runtime, client: WebClient | None = None, *, verify_token: boo
         logger=logging.getLogger("slack_bolt"),
     )
     load_slack_timezones(rt, client)
-    sender = OutboxSender(rt.db, client, rt.clock)
+    sender = OutboxSender(rt.db, client, rt.clock, runtime=rt)
+    events.register(app, rt)
     actions.register(app, rt, sender)
     sales.register(app, rt, sender)
     commands.register(app, rt)

@@ -7,9 +7,10 @@ from datetime import timedelta
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from bot.events import forget_old_events
+from bot.nurture import reengage_due
 from bot.outbox import OutboxSender
 from bot.privacy import apply_configured_retention
-from bot.nurture import reengage_due
 from bot.runtime import Runtime
 from bot.sla.clocks import sweep
 
@@ -29,6 +30,7 @@ def run_once(rt: Runtime, sender: OutboxSender) -> None:
     if reengaged.due:
         log.info("clock.reengage due=%s mql=%s nurture=%s failed=%s", reengaged.due, reengaged.requalified,
                  reengaged.still_nurture, reengaged.failed)
+    forget_old_events(rt)
     delivered = sender.deliver_due()
     if delivered.sent or delivered.retried or delivered.parked:
         log.info("clock.outbox sent=%s retried=%s parked=%s", delivered.sent, delivered.retried, delivered.parked)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,12 +29,22 @@ class WebhookResponse:
     lead_ids: list[int] = field(default_factory=list)
 
 
+# Unknown keys are echoed only when they look like a field name, so that an e-mail address
+# or a name sent as a key does not come back in the response.
+_FIELD_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
 def _errors(error: ValidationError, index: int) -> list[dict[str, Any]]:
     # Pydantic puts the offending input in each error; leave it out, it may be personal data.
-    return [
-        {"lead": index, "field": ".".join(str(part) for part in item["loc"]) or None, "message": item["msg"]}
-        for item in error.errors()
-    ]
+    details = []
+    for item in error.errors():
+        field_name = ".".join(str(part) for part in item["loc"]) or None
+        message = item["msg"]
+        if item["type"] == "extra_forbidden" and field_name is not None and not _FIELD_NAME_RE.fullmatch(field_name):
+            field_name = None
+            message = "unknown field, name not shown because it may be personal data; send only the fields of a lead"
+        details.append({"lead": index, "field": field_name, "message": message})
+    return details
 
 
 def parse_body(body: bytes) -> tuple[list[LeadInput], list[dict[str, Any]]]:

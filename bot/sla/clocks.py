@@ -203,8 +203,10 @@ def _enqueue_alert(session: Session, rt: Runtime, lead: Lead, clock: SlaClock, e
             return False
         language = user_language(session, rt.config, rt.settings.default_language, person.slack_user_id if person else None)
         step_number = 1 + sum(1 for e in clock.schedule[: entry["step"]] if e["kind"] == "escalation")
+        others = [(r.name, r.email) for r in rt.config.reps if r.active and r.email != rep.email and r.team == rep.team]
+        others += [(r.name, r.email) for r in rt.config.reps if r.active and r.email != rep.email and r.team != rep.team]
         message = messages.escalation(lead_view(lead, rt.config, language), rep.slack_user_id, step_number, language,
-                                      rt.timezone_of(person or rep))
+                                      rt.timezone_of(person or rep), reassign_to=others)
     return enqueue(session, key=key, kind=entry["kind"], method="chat.postMessage",
                    payload={"channel": channel, **message.to_payload()}, now=now, lead_id=lead.id)
 

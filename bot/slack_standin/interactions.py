@@ -95,3 +95,11 @@ def select_value(block_id: str, value: str) -> dict[str, dict[str, Any]]:
 
 def checkbox_values(block_id: str, values: list[str]) -> dict[str, dict[str, Any]]:
     return {block_id: {block_id: {"type": "checkboxes", "selected_options": [{"value": v} for v in values]}}}
+
+
+def event_callback_body(*, event_id: str, event: dict[str, Any], team_id: str = "T0HANDOFF") -> str:
+    """The JSON body of an Events API delivery."""
+    return json.dumps({
+        "token": "legacy-verification-token", "team_id": team_id, "api_app_id": "A0HANDOFF",
+        "type": "event_callback", "event_id": event_id, "event_time": int(time.time()), "event": event,
+    })

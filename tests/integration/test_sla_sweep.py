@@ -169,14 +169,14 @@ def test_killed_sweep_loses_and_doubles_nothing(runtime: Runtime, clock) -> None
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         with runtime.db.transaction() as session:
-            done = session.scalar(select(func.count()).select_from(OutboxItem).where(OutboxItem.kind != "card"))
+            done = session.scalar(select(func.count()).select_from(OutboxItem).where(OutboxItem.kind.in_(["reminder", "escalation"])))
         if done and done >= 5:
             break
         time.sleep(0.005)
     child.send_signal(signal.SIGKILL)
     child.wait(timeout=10)
     with runtime.db.transaction() as session:
-        partial = session.scalar(select(func.count()).select_from(OutboxItem).where(OutboxItem.kind != "card"))
+        partial = session.scalar(select(func.count()).select_from(OutboxItem).where(OutboxItem.kind.in_(["reminder", "escalation"])))
     assert partial is not None and 0 < partial < len(lead_ids), "the child should die mid-sweep"
 
     clock.set(datetime(2025, 4, 7, 8, 0, tzinfo=UTC))
@@ -185,3 +185,16 @@ def test_killed_sweep_loses_and_doubles_nothing(runtime: Runtime, clock) -> None
     keys = [key for _, key, _ in alerts(runtime)]
     assert len(keys) == len(set(keys))
     assert len(keys) == len(lead_ids)
+
+
+def test_escalation_offers_reassignment(runtime: Runtime, clock) -> None:  # type: ignore[no-untyped-def]
+    [lead_id] = add_leads(runtime, 1)
+    clock.set(datetime(2025, 4, 7, 8, 0, tzinfo=UTC))
+    sweep(runtime)
+    with runtime.db.transaction() as session:
+        escalation = session.scalars(select(OutboxItem).where(OutboxItem.kind == "escalation")).one()
+    [picker] = [e for b in escalation.payload["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert picker["action_id"] == "lead_reassign"
+    values = [option["value"] for option in picker["options"]]
+    assert values[0] == f"{lead_id}|daan.bakker@handoff-demo.nl"  # the same team first
+    assert f"{lead_id}|sanne.devries@handoff-demo.nl" not in values

@@ -24,24 +24,24 @@ def queue_lead(harness: Harness, number: int = 1) -> int:
 
 def items(harness: Harness) -> list[OutboxItem]:
     with harness.rt.db.transaction() as session:
-        return list(session.scalars(select(OutboxItem).order_by(OutboxItem.id)))
+        return list(session.scalars(select(OutboxItem).where(OutboxItem.kind != "home").order_by(OutboxItem.id)))
 
 
 def test_rate_limit_waits_retry_after_then_sends_once(harness: Harness, slack: Any, clock: Any) -> None:
     queue_lead(harness)
     slack.fail_next("chat.postMessage", status=429, retry_after=7)
     report = harness.sender.deliver_due()
-    assert (report.sent, report.retried) == (0, 1)
+    assert (report.messages_sent, report.retried) == (0, 1)
     [item] = items(harness)
     assert item.status == "pending"
     assert item.last_error == "ratelimited"
     assert item.next_attempt_at == clock.now() + timedelta(seconds=7)
 
     clock.advance(timedelta(seconds=6))
-    assert harness.sender.deliver_due().sent == 0
+    assert harness.sender.deliver_due().messages_sent == 0
     clock.advance(timedelta(seconds=1))
-    assert harness.sender.deliver_due().sent == 1
-    assert harness.sender.deliver_due().sent == 0
+    assert harness.sender.deliver_due().messages_sent == 1
+    assert harness.sender.deliver_due().messages_sent == 0
     assert len(slack.messages()) == 1
     assert items(harness)[0].status == "sent"
 
@@ -55,7 +55,7 @@ def test_server_error_backs_off_and_recovers(harness: Harness, slack: Any, clock
     second_wait = items(harness)[0].next_attempt_at - clock.now()
     assert second_wait == timedelta(seconds=20)
     clock.advance(second_wait)
-    assert harness.sender.deliver_due().sent == 1
+    assert harness.sender.deliver_due().messages_sent == 1
     assert len(slack.messages()) == 1
 
 
@@ -68,7 +68,7 @@ def test_slack_down_for_an_hour_delays_but_loses_nothing(harness: Harness, slack
         clock.advance(timedelta(minutes=5))
     slack.reset()
     clock.advance(timedelta(minutes=15))
-    assert harness.sender.deliver_due().sent == 5
+    assert harness.sender.deliver_due().messages_sent == 5
     assert len(slack.messages()) == 5
     assert all(item.status == "sent" for item in items(harness))
 
@@ -78,12 +78,12 @@ def test_unknown_channel_is_parked_and_others_go_on(harness: Harness, slack: Any
     queue_lead(harness, 2)
     slack.fail_next("chat.postMessage", status=200, error="channel_not_found")
     report = harness.sender.deliver_due()
-    assert (report.parked, report.sent) == (1, 1)
+    assert (report.parked, report.messages_sent) == (1, 1)
     with harness.rt.db.transaction() as session:
         stuck = stuck_items(session)
         assert [(item.status, item.last_error) for item in stuck] == [("parked", "channel_not_found")]
         assert requeue(session, [stuck[0].id], clock.now()) == 1
-    assert harness.sender.deliver_due().sent == 1
+    assert harness.sender.deliver_due().messages_sent == 1
     assert len(slack.messages()) == 2
 
 
@@ -91,7 +91,7 @@ def test_invalid_blocks_are_not_retried(harness: Harness, slack: Any) -> None:
     queue_lead(harness)
     slack.fail_next("chat.postMessage", status=200, error="invalid_blocks")
     assert harness.sender.deliver_due().parked == 1
-    assert harness.sender.deliver_due().sent == 0
+    assert harness.sender.deliver_due().messages_sent == 0
     assert slack.messages() == []
 
 
@@ -103,7 +103,7 @@ def test_deleted_card_is_posted_again_after_decision(harness: Harness, slack: An
     with harness.rt.db.transaction() as session:
         assert decide(session, harness.rt, lead_id=lead_id, version=2, user_id=SANNE, accept=True).status == "done"
     report = harness.sender.deliver_due()
-    assert (report.retried, report.sent) == (1, 1)
+    assert (report.retried, report.messages_sent) == (1, 1)
     posts = slack.calls("chat.postMessage")
     assert len(posts) == 2
     assert "Geaccepteerd" in str(posts[-1].params["blocks"])
@@ -117,8 +117,8 @@ def test_lead_messages_keep_their_order(harness: Harness, slack: Any, clock: Any
     with harness.rt.db.transaction() as session:
         decide(session, harness.rt, lead_id=lead_id, version=2, user_id=SANNE, accept=True)
     # The update waits for the card it changes, so nothing goes out before the card.
-    assert harness.sender.deliver_due().sent == 0
+    assert harness.sender.deliver_due().messages_sent == 0
     clock.advance(timedelta(seconds=30))
-    assert harness.sender.deliver_due().sent == 2
+    assert harness.sender.deliver_due().messages_sent == 2
     delivered = [call.method for call in slack.calls() if call.response.get("ok") and call.method.startswith("chat.")]
     assert delivered == ["chat.postMessage", "chat.update"]

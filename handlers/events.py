@@ -1,0 +1,39 @@
+"""Events API: the App Home tab, and the deduplication of Slack's event retries."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import App, BoltResponse
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from bot.events import first_delivery
+from bot.home import home_view
+from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+def register(app: App, rt: Runtime) -> None:
+    @app.middleware
+    def skip_repeated_events(body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse:  # noqa: A002
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if isinstance(event_id, str) and not first_delivery(rt, event_id):
+            log.info("events.duplicate event_id=%s", event_id)
+            return BoltResponse(status=200, body="")
+        return next()
+
+    @app.event("app_home_opened")
+    def on_home_opened(event: dict[str, Any], client: WebClient) -> None:
+        if event.get("tab") != "home":
+            return
+        user_id = event.get("user")
+        if not isinstance(user_id, str):
+            return
+        with rt.db.transaction() as session:
+            view = home_view(session, rt, user_id)
+        try:
+            client.views_publish(user_id=user_id, view=view)
+        except SlackApiError as error:
+            log.warning("home.publish_failed user=%s error=%s", user_id, error.response.get("error"))
