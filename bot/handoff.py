@@ -205,7 +205,7 @@ def _reject(
     if rejection.duplicate_of is not None:
         details["duplicate_of"] = rejection.duplicate_of
     language = user_language(session, rt.config, rt.settings.default_language, rep.slack_user_id if rep else None)
-    stop_clocks(session, lead.id, now=now)
+    # The lead row is always locked before its clocks, so that concurrent decisions cannot deadlock.
 
     if action is NextAction.REROUTE:
         chosen = rt.config.rep(rejection.reroute_to)
@@ -235,19 +235,23 @@ def _reject(
              details=details, decided_at=now, decided_by=user_id, rejection_reason=reason.value,
              next_action=action.value, nurture_until=nurture_until, rejection_note=rejection.note,
              duplicate_of_id=rejection.duplicate_of)
+        stop_clocks(session, lead.id, now=now)
         decision = messages.Decision(False, user_id, now, reason.value, next_text)
         refresh_card(session, rt, lead, key="rejected", decision=decision)
     _announce_rejection(session, rt, lead, user_id, reason, now=now)
 
 
 def _announce_rejection(session: Session, rt: Runtime, lead: Lead, user_id: str, reason: RejectionReason, *, now: datetime) -> None:
+    """Tell marketing in its channel, with the reason, the note and a button to contest the rejection."""
+    from bot.contests import rejection_notice
+
     channel = rt.config.marketing_channel
     if channel is None:
         return
-    language = rt.settings.default_language
-    company = messages.lead_text(lead.company, language, 200)
-    text = f":leftwards_arrow_with_hook: {company}: {t(language, 'reason.' + reason.value)} (<@{user_id}>)"
-    if lead.rejection_note:
-        text += "\n> " + messages.clip(messages.escape_mrkdwn(lead.rejection_note), 2000, language)
-    enqueue(session, key=f"lead:{lead.id}:rejection_notice:v{lead.version}", kind="notice", method="chat.postMessage",
-            payload={"channel": channel, "text": text}, now=now, lead_id=lead.id)
+    rejection = session.scalars(
+        select(LeadTransition).where(LeadTransition.lead_id == lead.id, LeadTransition.reason == f"rejected:{reason.value}")
+        .order_by(LeadTransition.id.desc()).limit(1)
+    ).one()
+    message = rejection_notice(rt, lead, rejection, rt.settings.default_language)
+    enqueue(session, key=f"lead:{lead.id}:rejection_notice:{rejection.id}", kind="notice", method="chat.postMessage",
+            payload={"channel": channel, **message.to_payload()}, now=now, lead_id=lead.id)

@@ -5,12 +5,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from slack_sdk.models.blocks import Block, ContextBlock, DividerBlock, HeaderBlock, MarkdownTextObject, PlainTextObject, SectionBlock
+from slack_sdk.models.blocks import (
+    Block,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    Option,
+    PlainTextObject,
+    SectionBlock,
+    StaticSelectElement,
+)
 from slack_sdk.models.views import View
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.i18n import format_day, format_when, t
+from bot.ids import ActionId
 from bot.messages import SECTION_TEXT_LIMIT, clip, lead_text
 from bot.preferences import user_language
 from bot.runtime import Runtime
@@ -55,7 +65,12 @@ def home_view(session: Session, rt: Runtime, user_id: str) -> dict[str, Any]:
         )) if emails else []
         blocks.extend(_lead_sections(rt, leads, now, language, timezone, as_manager))
     blocks.append(DividerBlock())
-    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=t(language, "home.language"))]))
+    options = [Option(text=PlainTextObject(text=name), value=code) for code, name in (("nl", "Nederlands"), ("en", "English"))]
+    blocks.append(SectionBlock(
+        text=MarkdownTextObject(text=t(language, "home.language")),
+        accessory=StaticSelectElement(action_id=ActionId.LANGUAGE.value, options=options,
+                                      initial_option=options[0] if language == "nl" else options[1]),
+    ))
     return View(type="home", blocks=blocks).to_dict()
 
 

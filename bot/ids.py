@@ -18,6 +18,10 @@ class ActionId(StrEnum):
     WON = "lead_won"
     LOST = "lead_lost"
     REASSIGN = "lead_reassign"
+    CONTEST = "rejection_contest"
+    UPHOLD = "rejection_uphold"
+    OVERTURN = "rejection_overturn"
+    LANGUAGE = "home_language"
 
 
 class CallbackId(StrEnum):
@@ -28,6 +32,7 @@ class CallbackId(StrEnum):
     DISCOVERY = "discovery_modal"
     NURTURE = "nurture_modal"
     OPPORTUNITY = "opportunity_modal"
+    CONTEST = "contest_modal"
 
 
 class BlockId(StrEnum):

@@ -19,10 +19,10 @@ These fields are kept on purpose:
 - `external_id` is the CRM's record id; it keeps a second import of the same
   record from creating a new lead.
 
-TODO: free text that reps write about a lead (rejection and nurture notes,
-discovery answers, contact attempt notes) can name the person. The export
-includes the lead's own columns but not its contact attempts, and the erasure
-empties none of these texts yet.
+Free text that people write about a lead can name the person, so it is
+exported and erased too: rejection and nurture notes, the discovery record,
+contact attempt notes and the comments of contested rejections. The notes
+inside the transition history's details are emptied the same way.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from bot.lifecycle import Stage
 from bot.outbox import PENDING
-from storage.models import Base, Lead, LeadTransition, OutboxItem, SlaClock
+from storage.models import Base, ContactAttempt, Lead, LeadTransition, OutboxItem, RejectionContest, SlaClock
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -97,11 +97,16 @@ def export_person(session: Session, email: str, *, now: datetime | None = None) 
         )
         outbox = session.scalars(select(OutboxItem).where(OutboxItem.lead_id == lead.id).order_by(OutboxItem.id))
         clocks = session.scalars(select(SlaClock).where(SlaClock.lead_id == lead.id).order_by(SlaClock.id))
+        contacts = session.scalars(select(ContactAttempt).where(ContactAttempt.lead_id == lead.id).order_by(ContactAttempt.id))
+        contests = session.scalars(
+            select(RejectionContest).where(RejectionContest.lead_id == lead.id).order_by(RejectionContest.id))
         exported.append({
             "lead": _row(lead),
             "transitions": [_row(row) for row in transitions],
             "outbox": [_row(row) for row in outbox],
             "sla_clocks": [_row(row) for row in clocks],
+            "contact_attempts": [_row(row) for row in contacts],
+            "rejection_contests": [_row(row) for row in contests],
         })
     log.info("privacy.exported leads=%s", len(exported))
     return {
@@ -135,11 +140,17 @@ def _erase_leads(session: Session, lead_ids: Iterable[int], now: datetime) -> in
         session.execute(
             update(Lead)
             .where(Lead.id.in_(batch))
-            .values(**dict.fromkeys(PERSONAL_FIELDS), extra={}, personal_data_erased_at=now)
+            .values(**dict.fromkeys(PERSONAL_FIELDS), extra={}, personal_data_erased_at=now,
+                    rejection_note=None, nurture_reason=None, discovery=None)
             .execution_options(synchronize_session="fetch")
         )
         for item in session.scalars(select(OutboxItem).where(OutboxItem.lead_id.in_(batch))):
             _redact(item)
+        session.execute(update(ContactAttempt).where(ContactAttempt.lead_id.in_(batch)).values(note=None))
+        session.execute(update(RejectionContest).where(RejectionContest.lead_id.in_(batch)).values(comment=ERASED))
+        for transition in session.scalars(select(LeadTransition).where(LeadTransition.lead_id.in_(batch))):
+            if isinstance(transition.details, dict) and "note" in transition.details:
+                transition.details = {**transition.details, "note": ERASED}
         session.flush()
     return len(ids)
 

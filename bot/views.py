@@ -19,7 +19,7 @@ def routing_text(lead: Lead, config: HandoffConfig, language: str) -> str:
     if rule == "territory":
         team = config.team(routing.get("team")).name
         return t(language, "routing.territory", team=team)
-    return t(language, f"routing.{rule}") if rule in {"owner", "fallback", "reroute", "reassigned"} else rule
+    return t(language, f"routing.{rule}") if rule in {"owner", "fallback", "reroute", "reassigned", "contest_overturned"} else rule
 
 
 def lead_view(lead: Lead, config: HandoffConfig, language: str) -> LeadView:

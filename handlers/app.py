@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 from bot.outbox import OutboxSender
 from bot.people import load_slack_timezones
 from bot.runtime import Runtime
-from handlers import actions, commands, events, sales
+from handlers import actions, commands, contests, events, sales
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,7 @@ def build_app(rt: Runtime, client: WebClient | None = None, *, verify_token: boo
     events.register(app, rt)
     actions.register(app, rt, sender)
     sales.register(app, rt, sender)
+    contests.register(app, rt, sender)
     commands.register(app, rt)
 
     @app.error

@@ -135,7 +135,10 @@ class Lead(Base):
 
 
 class LeadTransition(Base):
-    """One stage change of a lead: who, when, from which stage, to which, and why. Never updated."""
+    """One stage change of a lead: who, when, from which stage, to which, and why.
+
+    Rows are never changed, except that a privacy erasure blanks the free-text note in `details`.
+    """
 
     __tablename__ = "lead_transitions"
 
@@ -269,3 +272,19 @@ class ContactAttempt(Base):
     channel: Mapped[str] = mapped_column(String(16))
     note: Mapped[str | None] = mapped_column(Text)
     request_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+
+
+class RejectionContest(Base):
+    """Marketing's objection to a rejection, and the manager's ruling on it."""
+
+    __tablename__ = "rejection_contests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    rejection_id: Mapped[int] = mapped_column(ForeignKey("lead_transitions.id", ondelete="CASCADE"), unique=True)
+    contested_by: Mapped[str] = mapped_column(String(64))
+    comment: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    resolved_by: Mapped[str | None] = mapped_column(String(64))
+    resolved_at: Mapped[datetime | None]

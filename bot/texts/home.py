@@ -15,8 +15,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "home.breached": {"nl": ":rotating_light: verlopen", "en": ":rotating_light: breached"},
     "home.more": {"nl": "… en nog {count}", "en": "… and {count} more"},
     "home.language": {
-        "nl": "Taal van je berichten: *Nederlands*. Wijzig met `/handoff taal en`.",
-        "en": "Language of your messages: *English*. Change with `/handoff taal nl`.",
+        "nl": "Taal van je berichten: *Nederlands* (of `/handoff taal en`).",
+        "en": "Language of your messages: *English* (or `/handoff taal nl`).",
     },
     "home.not_configured": {
         "nl": "Je staat niet in de handoff-configuratie, dus je krijgt geen leads. Vraag RevOps om je toe te voegen.",

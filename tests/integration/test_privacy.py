@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from bot.handoff import decide, ingest
-from bot.lifecycle import RejectionReason, Stage
+from bot.handoff import RejectionInput, decide, ingest
+from bot.lifecycle import ContactChannel, RejectionReason, Stage
 from bot.metrics import compute_funnel, parse_period
 from bot.privacy import (
     ERASED,
@@ -23,9 +23,10 @@ from bot.privacy import (
     export_person,
 )
 from bot.runtime import Runtime
+from bot.sales import log_contact
 from bot.transitions import move
 from factories import lead_input
-from storage.models import Lead, LeadTransition, OutboxItem
+from storage.models import ContactAttempt, Lead, LeadTransition, OutboxItem
 from support import START, make_settings
 
 SANNE = "U0SANNEDV1"
@@ -199,7 +200,7 @@ def test_erase_redacts_outbox_payloads(runtime: Runtime, people: dict[str, int])
         assert {key: value for key, value in item.payload.items() if key not in ("text", "blocks")} == addresses
         assert (item.kind, item.method, item.status, item.created_at, item.sent_at, item.result_ts) == (
             old.kind, old.method, old.status, old.created_at, old.sent_at, old.result_ts)
-    assert "blocks" not in sent_after[2].payload  # a notice has no blocks, and none are added
+    assert sent_after[2].payload["blocks"] == ERASED  # the rejection notice and its Contest button are erased too
 
     pending_after = outbox_of(runtime, people["anouk_open"])
     assert [(item.kind, item.status) for item in pending_before] == [("card", "pending")]
@@ -340,3 +341,27 @@ def test_privacy_logs_no_personal_data(
     assert "privacy.retention erased=0" in logged
     for secret in (*ANOUK_SECRETS, "bram", "smit", "5555", "fictief"):
         assert secret not in logged, secret
+
+
+def test_erase_blanks_free_text_about_the_person(runtime: Runtime) -> None:
+    with runtime.db.transaction() as session:
+        lead_id = ingest(session, runtime, lead_input(1, at=runtime.clock.now(), email="noor@kaas-fictief.nl",
+                                                      owner_email="sanne.devries@handoff-demo.nl"), actor="test").lead_id
+    with runtime.db.transaction() as session:
+        log_contact(session, runtime, lead_id=lead_id, user_id=SANNE, channel=ContactChannel.CALL,
+                    note="Noor belt terug", request_key="k1")
+    with runtime.db.transaction() as session:
+        decide(session, runtime, lead_id=lead_id, version=2, user_id=SANNE, accept=False,
+               rejection=RejectionInput(reason=RejectionReason.COMPETITOR, note="Noor werkt bij de concurrent"))
+    with runtime.db.transaction() as session:
+        exported = export_person(session, "noor@kaas-fictief.nl")
+    assert exported["leads"][0]["contact_attempts"][0]["note"] == "Noor belt terug"
+
+    with runtime.db.transaction() as session:
+        erase_person(session, "noor@kaas-fictief.nl", runtime.clock.now())
+    with runtime.db.transaction() as session:
+        lead = session.get(Lead, lead_id)
+        assert lead is not None and lead.rejection_note is None
+        assert session.scalars(select(ContactAttempt.note)).one() is None
+        notes = [t.details.get("note") for t in session.scalars(select(LeadTransition)) if "note" in t.details]
+    assert notes == [ERASED]

@@ -1,0 +1,112 @@
+"""Contesting a rejection from marketing's channel, the manager's ruling, and the Home tab's language picker."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import InputBlock, PlainTextInputElement, PlainTextObject
+from slack_sdk.models.views import View
+
+from bot.contests import ContestResult, open_contest, rule_on_contest
+from bot.home import home_view
+from bot.i18n import LANGUAGES, t
+from bot.ids import ActionId, CallbackId
+from bot.messages import clip
+from bot.modals import SubmittedValues
+from bot.outbox import OutboxSender
+from bot.preferences import set_user_language, user_language
+from bot.runtime import Runtime
+from handlers.sales import _tell
+
+log = logging.getLogger(__name__)
+
+
+def contest_modal(rejection_id: int, language: str) -> dict[str, Any]:
+    return View(
+        type="modal", callback_id=CallbackId.CONTEST.value, private_metadata=str(rejection_id),
+        title=PlainTextObject(text=clip(t(language, "contest.modal_title"), 24, language)),
+        submit=PlainTextObject(text=clip(t(language, "contest.submit"), 24, language)),
+        close=PlainTextObject(text=clip(t(language, "modal.cancel"), 24, language)),
+        blocks=[InputBlock(block_id="comment", optional=True, label=PlainTextObject(text=t(language, "contest.comment")),
+                           element=PlainTextInputElement(action_id="comment", multiline=True, max_length=3000))],
+    ).to_dict()
+
+
+def register(app: App, rt: Runtime, sender: OutboxSender) -> None:
+    def deliver(result: ContestResult) -> None:
+        if result.status == "done":
+            sender.deliver_due(limit=20)
+
+    @app.action(ActionId.CONTEST.value)
+    def on_contest(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        ack()
+        value = str(action.get("value") or "")
+        if not value.isdigit():
+            log.warning("contest.invalid_payload")
+            return
+        with rt.db.transaction() as session:
+            language = user_language(session, rt.config, rt.settings.default_language, body["user"]["id"])
+        try:
+            client.views_open(trigger_id=body["trigger_id"], view=contest_modal(int(value), language))
+        except SlackApiError as error:
+            log.warning("contest.modal_failed user=%s error=%s", body["user"]["id"], error.response.get("error"))
+
+    @app.view(CallbackId.CONTEST.value)
+    def on_contest_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        raw = str(view.get("private_metadata") or "")
+        if not raw.isdigit():
+            ack()
+            log.warning("contest.invalid_payload")
+            return
+        with rt.db.transaction() as session:
+            result = open_contest(session, rt, rejection_id=int(raw), user_id=body["user"]["id"],
+                                  comment=SubmittedValues(view).text("comment"))
+        if result.status == "done":
+            ack()
+        else:
+            ack(response_action="errors", errors={"comment": result.message or "?"})
+        deliver(result)
+
+    def rule(body: dict[str, Any], action: dict[str, Any], client: WebClient, overturn: bool) -> None:
+        value = str(action.get("value") or "")
+        if not value.isdigit():
+            log.warning("contest.invalid_payload")
+            return
+        with rt.db.transaction() as session:
+            result = rule_on_contest(session, rt, contest_id=int(value), user_id=body["user"]["id"], overturn=overturn)
+        if result.status != "done" and result.message:
+            _tell(client, body, result.message)
+        deliver(result)
+        if result.status == "done":
+            sender.deliver_due(limit=20)
+
+    @app.action(ActionId.UPHOLD.value)
+    def on_uphold(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        ack()
+        rule(body, action, client, overturn=False)
+
+    @app.action(ActionId.OVERTURN.value)
+    def on_overturn(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        ack()
+        rule(body, action, client, overturn=True)
+
+    @app.action(ActionId.LANGUAGE.value)
+    def on_language(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        ack()
+        choice = str((action.get("selected_option") or {}).get("value") or "")
+        user_id = body["user"]["id"]
+        if choice not in LANGUAGES:
+            log.warning("home.invalid_language user=%s", user_id)
+            return
+        with rt.db.transaction() as session:
+            set_user_language(session, user_id, choice, rt.clock.now())
+        with rt.db.transaction() as session:
+            view = home_view(session, rt, user_id)
+        try:
+            client.views_publish(user_id=user_id, view=view)
+        except SlackApiError as error:
+            log.warning("home.publish_failed user=%s error=%s", user_id, error.response.get("error"))
