@@ -266,6 +266,19 @@ def cmd_privacy_retention(_args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_outcome(args: argparse.Namespace) -> int:
+    from bot.sales import close_from_crm
+
+    rt = _runtime()
+    with rt.db.transaction() as session:
+        result = close_from_crm(session, rt, lead_id=args.lead, won=args.outcome == "won", actor="cli",
+                                reference=args.opportunity)
+    if not result.done:
+        raise SystemExit(f"lead {args.lead}: {result.message or result.status}")
+    print(f"lead {args.lead}: {args.outcome}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
@@ -326,6 +339,12 @@ def build_parser() -> argparse.ArgumentParser:
     privacy_sub.add_parser(
         "retention", help="Erase the personal data of closed leads unchanged for PERSONAL_DATA_RETENTION_DAYS days.",
     ).set_defaults(func=cmd_privacy_retention)
+
+    outcome = sub.add_parser("outcome", help="Record that an opportunity (or an SQL with a reference) was won or lost.")
+    outcome.add_argument("lead", type=int, help="Lead id, as /lead shows it.")
+    outcome.add_argument("outcome", choices=["won", "lost"], help="The deal's outcome.")
+    outcome.add_argument("--opportunity", default=None, help="Opportunity reference, when the lead is still an SQL.")
+    outcome.set_defaults(func=cmd_outcome)
 
     demo = sub.add_parser("demo", help="Run the whole loop on a bundled example export against a local Slack stand-in.")
     demo.add_argument("--language", choices=["nl", "en"], default="nl", help="Language of the messages (default nl).")

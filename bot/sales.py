@@ -287,3 +287,36 @@ def reassign(session: Session, rt: Runtime, *, lead_id: int, user_id: str, rep: 
     log.info("lead.reassigned lead=%s by=%s to=%s", lead.id, user_id, rep.slack_user_id)
     return ActionResult("done", lead_id)
 
+
+
+def close_from_crm(
+    session: Session, rt: Runtime, *, lead_id: int, won: bool, actor: str, reference: str | None = None,
+) -> ActionResult:
+    """Record won or lost reported by the CRM or an admin's CLI, making an SQL an opportunity first.
+
+    This path has no Slack user to check: the webhook's signature or shell access to
+    the bot authorizes it, and `actor` says which ("crm", "cli").
+    """
+    language = rt.settings.default_language
+    lead = session.get(Lead, lead_id)
+    if lead is None:
+        return ActionResult("not_found", lead_id, t(language, "action.lead_not_found"))
+    now = rt.clock.now()
+    try:
+        with session.begin_nested():
+            if lead.stage == Stage.SQL.value:
+                reference = (reference or lead.opportunity_ref or "").strip()
+                if not reference:
+                    return ActionResult("invalid", lead_id, t(language, "sales.opportunity_missing"))
+                move(session, lead, Stage.OPPORTUNITY, actor=actor, reason="opportunity_created", now=now,
+                     details={"reference": reference}, opportunity_ref=reference)
+            if lead.stage != Stage.OPPORTUNITY.value:
+                message = t(language, "sales.wrong_stage", stage=t(language, f"stage.{lead.stage}"))
+                return ActionResult("wrong_stage", lead_id, message)
+            move(session, lead, Stage.WON if won else Stage.LOST, actor=actor, reason="won" if won else "lost",
+                 now=now, closed_at=now)
+    except StaleLead:
+        return ActionResult("wrong_stage", lead_id, t(language, "sales.changed_meanwhile"))
+    refresh_card(session, rt, lead)
+    log.info("lead.closed lead=%s by=%s won=%s", lead.id, actor, won)
+    return ActionResult("done", lead_id)

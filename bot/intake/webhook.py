@@ -9,13 +9,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from bot.handoff import ingest
 from bot.intake.model import LeadInput
+from bot.intake.outcomes import OutcomeInput
 from bot.intake.signing import SignatureError, verify
 from bot.runtime import Runtime
-from storage.models import WebhookReceipt
+from bot.sales import close_from_crm
+from storage.models import Lead, WebhookReceipt
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +78,63 @@ def parse_body(body: bytes) -> tuple[list[LeadInput], list[dict[str, Any]]]:
     return ([], errors) if errors else (leads, [])
 
 
+class _Refused(Exception):
+    def __init__(self, status: int, index: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.index, self.message = status, index, message
+
+
+def _outcomes_in(body: bytes) -> list[object] | None:
+    """Return the `outcomes` list of a body of the form {"outcomes": [...]}, or None for a lead delivery."""
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return None
+    if isinstance(data, dict) and set(data) == {"outcomes"}:
+        items = data["outcomes"]
+        return items if isinstance(items, list) else [items]
+    return None
+
+
+def _handle_outcomes(rt: Runtime, items: list[object], signature: str) -> WebhookResponse:
+    """Record won or lost for each (source, external id); all or nothing, like a lead delivery."""
+    parsed: list[OutcomeInput] = []
+    errors: list[dict[str, Any]] = []
+    for index, item in enumerate(items[:MAX_LEADS_PER_DELIVERY]):
+        try:
+            parsed.append(OutcomeInput.model_validate(item))
+        except ValidationError as error:
+            errors.extend(_errors(error, index))
+    if not items or len(items) > MAX_LEADS_PER_DELIVERY:
+        errors.append({"lead": None, "field": "outcomes", "message": f"expected 1 to {MAX_LEADS_PER_DELIVERY} outcomes"})
+    if errors:
+        log.warning("webhook.rejected status=400 errors=%s kind=outcomes", len(errors))
+        return WebhookResponse(400, {"error": "invalid outcome data; nothing was stored", "details": errors[:50]})
+    try:
+        with rt.db.transaction() as session:
+            if session.get(WebhookReceipt, signature[:128]) is not None:
+                return WebhookResponse(200, {"status": "duplicate", "outcomes": []})
+            answers = []
+            for index, outcome in enumerate(parsed):
+                lead_id = session.scalar(select(Lead.id).where(Lead.source == outcome.source,
+                                                               Lead.external_id == outcome.external_id))
+                if lead_id is None:
+                    raise _Refused(400, index, "no lead with this source and external_id")
+                result = close_from_crm(session, rt, lead_id=lead_id, won=outcome.outcome == "won", actor="crm",
+                                        reference=outcome.opportunity_ref)
+                if not result.done:
+                    raise _Refused(409, index, result.message or result.status)
+                answers.append({"id": lead_id, "stage": outcome.outcome})
+            session.add(WebhookReceipt(signature=signature[:128], received_at=rt.clock.now()))
+    except _Refused as refusal:
+        # Leaving the transaction by this exception rolls back every outcome of the delivery.
+        log.warning("webhook.rejected status=%s kind=outcomes index=%s", refusal.status, refusal.index)
+        return WebhookResponse(refusal.status, {"error": "outcome not recorded; nothing was stored",
+                                                "details": [{"lead": refusal.index, "field": None, "message": refusal.message}]})
+    log.info("webhook.outcomes recorded=%s", len(answers))
+    return WebhookResponse(200, {"status": "ok", "outcomes": answers}, [a["id"] for a in answers])
+
+
 def handle_delivery(rt: Runtime, body: bytes, headers: dict[str, str], *, now_epoch: float) -> WebhookResponse:
     """Answer a POST /leads: 401 for a bad signature, 400 for bad input, 200 with the lead ids."""
     secret = rt.settings.webhook_secret
@@ -88,6 +148,11 @@ def handle_delivery(rt: Runtime, body: bytes, headers: dict[str, str], *, now_ep
     except SignatureError as error:
         log.warning("webhook.rejected status=401 reason=%s bytes=%s", error, len(body))
         return WebhookResponse(401, {"error": f"invalid signature: {error}"})
+
+    outcomes = _outcomes_in(body)
+    if outcomes is not None:
+        assert signature is not None
+        return _handle_outcomes(rt, outcomes, signature)
 
     leads, errors = parse_body(body)
     if errors:

@@ -162,3 +162,36 @@ def test_config_check_masks_database_password(tmp_path: Path) -> None:
     assert "pgpassword" not in result.stdout
     assert "SLACK_BOT_TOKEN" in result.stdout
     assert "warning: SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET not set" in result.stdout
+
+
+def test_outcome_command_closes_an_sql(tmp_path: Path) -> None:
+    from bot.clock import SystemClock
+    from bot.config import load_config
+    from bot.handoff import decide, ingest
+    from bot.runtime import Runtime
+    from bot.sales import DiscoveryInput, complete_discovery
+    from factories import lead_input
+    from storage.db import Database
+    from storage.migrate import upgrade
+    from support import make_settings
+
+    env = clean_env(tmp_path)
+    upgrade(env["DATABASE_URL"])
+    rt = Runtime(settings=make_settings(env["DATABASE_URL"]), config=load_config(EXAMPLE_CONFIG),
+                 db=Database(env["DATABASE_URL"]), clock=SystemClock())
+    with rt.db.transaction() as session:
+        lead_id = ingest(session, rt, lead_input(1, at=rt.clock.now(), owner_email="sanne.devries@handoff-demo.nl"),
+                         actor="test").lead_id
+    with rt.db.transaction() as session:
+        decide(session, rt, lead_id=lead_id, version=2, user_id="U0SANNEDV1", accept=True)
+    with rt.db.transaction() as session:
+        complete_discovery(session, rt, lead_id=lead_id, user_id="U0SANNEDV1", answers=DiscoveryInput(
+            met={"budget": True, "authority": True, "need": True}, notes={}, next_steps="Offerte", opportunity_ref="OPP-7"))
+    rt.db.dispose()
+
+    result = run(["outcome", str(lead_id), "lost"], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"lead {lead_id}: lost" in result.stdout
+    again = run(["outcome", str(lead_id), "won"], env, tmp_path)
+    assert again.returncode != 0
+    assert "verloren" in again.stderr

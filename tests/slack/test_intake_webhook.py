@@ -146,3 +146,45 @@ def test_healthz_reports_database(harness: Harness) -> None:
 def test_unknown_path_is_404(harness: Harness) -> None:
     assert harness.request("/nope", b"", {}, method="GET").status == 404
     assert harness.request("/leads", b"", {}, method="GET").status == 405
+
+
+def sql_lead(harness: Harness, external_id: str = "WEB-9") -> int:
+    from bot.handoff import decide
+    from bot.sales import DiscoveryInput, complete_discovery
+
+    reply = harness.webhook(lead_json(external_id))
+    lead_id = reply.json()["leads"][0]["id"]
+    with harness.rt.db.transaction() as session:
+        decide(session, harness.rt, lead_id=lead_id, version=2, user_id="U0SANNEDV1", accept=True)
+    with harness.rt.db.transaction() as session:
+        complete_discovery(session, harness.rt, lead_id=lead_id, user_id="U0SANNEDV1", answers=DiscoveryInput(
+            met={"budget": True, "authority": True, "need": True, "timeline": False}, notes={},
+            next_steps="Offerte sturen", opportunity_ref="CRM-1"))
+    return lead_id
+
+
+def test_crm_reports_won_for_an_sql(harness: Harness) -> None:
+    lead_id = sql_lead(harness)
+    reply = harness.webhook({"outcomes": [{"source": "website", "external_id": "WEB-9", "outcome": "won"}]})
+    assert reply.status == 200, reply.body
+    assert reply.json()["outcomes"] == [{"id": lead_id, "stage": "won"}]
+    with harness.rt.db.transaction() as session:
+        reasons = [t.reason for t in session.scalars(select(LeadTransition).where(LeadTransition.lead_id == lead_id))]
+    assert reasons[-2:] == ["opportunity_created", "won"]
+
+
+def test_outcome_for_unknown_lead_stores_nothing(harness: Harness) -> None:
+    lead_id = sql_lead(harness)
+    reply = harness.webhook({"outcomes": [{"source": "website", "external_id": "WEB-9", "outcome": "lost"},
+                                          {"source": "website", "external_id": "NOPE", "outcome": "won"}]})
+    assert reply.status == 400
+    assert reply.json()["details"][0]["lead"] == 1
+    with harness.rt.db.transaction() as session:
+        assert session.get(Lead, lead_id).stage == "sql"  # type: ignore[union-attr]
+
+
+def test_outcome_for_raw_lead_is_a_conflict(harness: Harness) -> None:
+    harness.webhook(lead_json("WEB-R", employees=3))
+    reply = harness.webhook({"outcomes": [{"source": "website", "external_id": "WEB-R", "outcome": "won"}]})
+    assert reply.status == 409
+    assert "ruwe lead" in reply.json()["details"][0]["message"]
