@@ -115,7 +115,9 @@ def funnel_report(rt: Runtime, *, text: str, user_id: str | None, team_id: str |
                    rate=format_percentage(before.acceptance_rate, language),
                    rate_change=_points(funnel.acceptance_rate, before.acceptance_rate, language))
     filters = _describe_filters(rt, arguments.filters)
-    return messages.funnel_message(funnel, light, target, language, comparison=comparison, filters=filters), True
+    message = messages.funnel_message(funnel, light, target, language, comparison=comparison, filters=filters,
+                                      conversion_target=rt.config.targets.sal_to_sql_rate)
+    return message, True
 
 
 def _describe_filters(rt: Runtime, filters: FunnelFilter) -> str | None:

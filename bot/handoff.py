@@ -152,6 +152,8 @@ class RejectionInput:
     reroute_to: str | None = None  # rep e-mail; None lets routing choose
     nurture_until: date | None = None
     duplicate_of: int | None = None
+    corrected_email: str | None = None
+    corrected_phone: str | None = None
 
 
 def decide(
@@ -220,6 +222,13 @@ def _reject(
         # Update the old card before the lead becomes a new MQL with a new card.
         refresh_card(session, rt, lead, key="rejected", decision=decision, card=(lead.card_channel, lead.card_ts))
         lead.rejection_note = rejection.note
+        if rejection.corrected_email:
+            lead.email = rejection.corrected_email
+        if rejection.corrected_phone:
+            lead.phone = rejection.corrected_phone
+        if rejection.corrected_email or rejection.corrected_phone:
+            details["contact_data_updated"] = [name for name, value in (
+                ("email", rejection.corrected_email), ("phone", rejection.corrected_phone)) if value]
         become_mql(session, rt, lead, routed, actor=user_id, reason=f"rejected:{reason.value}", now=now,
                    details={**details, "from_rep": lead.rep_email})
     else:

@@ -25,7 +25,7 @@ from bot.config import RateTarget
 from bot.i18n import format_day, format_number, format_percentage, format_when, t
 from bot.ids import ActionId, BlockId, LeadRef, reject_option_value
 from bot.lifecycle import RejectionReason
-from bot.metrics import LIGHT_EMOJI, Funnel
+from bot.metrics import LIGHT_EMOJI, Funnel, traffic_light
 
 SECTION_TEXT_LIMIT = 3000
 FIELD_TEXT_LIMIT = 2000
@@ -311,7 +311,8 @@ def ephemeral(text: str) -> Message:
 
 
 def funnel_message(funnel: Funnel, light: str, target: RateTarget, language: str, *,
-                   comparison: str | None = None, filters: str | None = None) -> Message:
+                   comparison: str | None = None, filters: str | None = None,
+                   conversion_target: RateTarget | None = None) -> Message:
     """Draw /funnel: MQL volume per source, acceptance with its traffic light, rejection reasons."""
     period = funnel.period
     if period.name == "range":
@@ -343,6 +344,18 @@ def funnel_message(funnel: Funnel, light: str, target: RateTarget, language: str
         blocks.append(SectionBlock(text=MarkdownTextObject(text="\n".join(lines))))
     else:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=t(language, "funnel.no_rejections"))]))
+    if conversion_target is not None:
+        sal_light = LIGHT_EMOJI[traffic_light(funnel.sal_to_sql_rate, conversion_target)]
+        lines = [
+            t(language, "funnel.sal_to_sql", light=sal_light, rate=format_percentage(funnel.sal_to_sql_rate, language),
+              target=format_percentage(conversion_target.target, language), sqls=format_number(funnel.sqls, language)),
+            t(language, "funnel.mql_to_sql", rate=format_percentage(funnel.mql_to_sql_rate, language)),
+            t(language, "funnel.mql_to_won", rate=format_percentage(funnel.mql_to_won_rate, language),
+              won=format_number(funnel.won, language)),
+            t(language, "funnel.reengagement", rate=format_percentage(funnel.reengagement_rate, language),
+              reengaged=format_number(funnel.reengaged, language), rescored=format_number(funnel.rescored, language)),
+        ]
+        blocks.append(SectionBlock(text=MarkdownTextObject(text="\n".join(lines))))
     if comparison:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=comparison)]))
     text = t(language, "funnel.fallback", period=label, mqls=format_number(funnel.mqls, language), rate=rate)

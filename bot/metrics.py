@@ -84,6 +84,26 @@ class Funnel:
     rejected: int
     pending: int
     rejection_reasons: dict[str, int] = field(default_factory=dict)
+    sqls: int = 0  # cohort leads that reached SQL
+    won: int = 0
+    reengaged: int = 0  # nurture leads that qualified again on their date, in the period
+    rescored: int = 0  # nurture leads scored again on their date, in the period
+
+    @property
+    def sal_to_sql_rate(self) -> Decimal | None:
+        return None if self.accepted == 0 else Decimal(self.sqls) / Decimal(self.accepted)
+
+    @property
+    def mql_to_sql_rate(self) -> Decimal | None:
+        return None if self.mqls == 0 else Decimal(self.sqls) / Decimal(self.mqls)
+
+    @property
+    def mql_to_won_rate(self) -> Decimal | None:
+        return None if self.mqls == 0 else Decimal(self.won) / Decimal(self.mqls)
+
+    @property
+    def reengagement_rate(self) -> Decimal | None:
+        return None if self.rescored == 0 else Decimal(self.reengaged) / Decimal(self.rescored)
 
     @property
     def mqls(self) -> int:
@@ -165,6 +185,8 @@ def compute_funnel(session: Session, period: Period, filters: FunnelFilter | Non
             LeadTransition.lead_id,
             func.max(case((LeadTransition.to_stage == "sal", 1), else_=0)).label("accepted"),
             func.max(case((LeadTransition.reason.like("rejected:%"), 1), else_=0)).label("rejected"),
+            func.max(case((LeadTransition.to_stage == "sql", 1), else_=0)).label("sql"),
+            func.max(case((LeadTransition.to_stage == "won", 1), else_=0)).label("won"),
         )
         .where(LeadTransition.lead_id.in_(cohort))
         .group_by(LeadTransition.lead_id)
@@ -172,11 +194,24 @@ def compute_funnel(session: Session, period: Period, filters: FunnelFilter | Non
     )
     # A rerouted lead waiting for its next rep is still open, not rejected.
     finally_rejected = and_(outcome.c.accepted == 0, outcome.c.rejected == 1, Lead.stage != "mql")
-    accepted, rejected_only = session.execute(
+    accepted, rejected_only, sqls, won = session.execute(
         select(
             func.coalesce(func.sum(outcome.c.accepted), 0),
             func.coalesce(func.sum(case((finally_rejected, 1), else_=0)), 0),
+            func.coalesce(func.sum(outcome.c.sql), 0),
+            func.coalesce(func.sum(outcome.c.won), 0),
         ).join_from(outcome, Lead, Lead.id == outcome.c.lead_id)
+    ).one()
+
+    # Re-engagement counts what happened on re-engagement dates within the period.
+    rescoring = [LeadTransition.at >= period.start, LeadTransition.at < period.end,
+                 LeadTransition.reason.in_(["reengaged", "rescored_not_qualified"])]
+    if not filters.is_empty():
+        # The same filters, without the cohort's time window.
+        rescoring.append(LeadTransition.lead_id.in_(select(Lead.id).where(*conditions[2:])))
+    reengaged, rescored = session.execute(
+        select(func.coalesce(func.sum(case((LeadTransition.reason == "reengaged", 1), else_=0)), 0), func.count())
+        .where(*rescoring)
     ).one()
 
     reasons: dict[str, int] = {
@@ -197,4 +232,5 @@ def compute_funnel(session: Session, period: Period, filters: FunnelFilter | Non
         pending=total - accepted - rejected_only,
         rejection_reasons={reason.removeprefix("rejected:"): int(count) for reason, count in
                            sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))},
+        sqls=int(sqls), won=int(won), reengaged=int(reengaged), rescored=int(rescored),
     )

@@ -95,6 +95,9 @@ def reject_modal(meta: ModalMeta, company: str | None, reason: RejectionReason, 
         _text_input("note", t(language, "modal.reject.note"), multiline=True),
     ]
     if action is NextAction.REROUTE:
+        # Corrected contact data goes with the lead to its next rep.
+        blocks.append(_text_input("contact_email", t(language, "modal.reject.email"), max_length=320))
+        blocks.append(_text_input("contact_phone", t(language, "modal.reject.phone"), max_length=64))
         options = [Option(text=PlainTextObject(text=clip(rep.name, 75, language)), value=rep.email[:150])
                    for rep in reps if rep.active and rep.email != current_rep][:100]
         if options:

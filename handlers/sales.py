@@ -7,6 +7,7 @@ domain function and lets the outbox update the card.
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -31,6 +32,7 @@ from storage.models import Lead
 
 log = logging.getLogger(__name__)
 
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ModalBuilder = Callable[[Session, Lead, ModalMeta, str], dict[str, Any]]
 
 
@@ -148,10 +150,14 @@ def submit_rejection(rt: Runtime, body: dict[str, Any], view: dict[str, Any]) ->
                 errors["duplicate_of"] = t(language, "sales.duplicate_missing")
             elif duplicate_of is None:
                 errors["duplicate_of"] = t(language, "sales.duplicate_not_found", query=query[:100])
+        corrected_email = values.text("contact_email").lower() or None
+        if corrected_email and not EMAIL_PATTERN.match(corrected_email):
+            errors["contact_email"] = t(language, "sales.email_invalid")
         if errors:
             return sales.ActionResult("invalid", meta.lead, next(iter(errors.values())), errors)
         rejection = RejectionInput(reason=reason, note=note or None, reroute_to=values.selected("rep"),
-                                   nurture_until=until, duplicate_of=duplicate_of)
+                                   nurture_until=until, duplicate_of=duplicate_of, corrected_email=corrected_email,
+                                   corrected_phone=values.text("contact_phone") or None)
         outcome = decide(session, rt, lead_id=meta.lead, version=meta.v, user_id=user_id, accept=False,
                          rejection=rejection)
     if outcome.status == "done":

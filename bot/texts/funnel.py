@@ -33,5 +33,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Previous period: {mqls} MQLs ({mql_change}), acceptance {rate} ({rate_change})",
     },
     "funnel.points": {"nl": "{sign}{points} procentpunt", "en": "{sign}{points} percentage points"},
+    "funnel.sal_to_sql": {
+        "nl": "{light} *SAL→SQL:* {rate} (doel {target}) · {sqls} SQL's",
+        "en": "{light} *SAL→SQL:* {rate} (target {target}) · {sqls} SQLs",
+    },
+    "funnel.mql_to_sql": {"nl": "*MQL→SQL:* {rate}", "en": "*MQL→SQL:* {rate}"},
+    "funnel.mql_to_won": {"nl": "*MQL→gewonnen:* {rate} ({won} gewonnen)", "en": "*MQL→won:* {rate} ({won} won)"},
+    "funnel.reengagement": {
+        "nl": "*Nurture-heractivering:* {rate} ({reengaged} van {rescored} opnieuw MQL op hun datum)",
+        "en": "*Nurture re-engagement:* {rate} ({reengaged} of {rescored} MQL again on their date)",
+    },
     "funnel.no_change": {"nl": "gelijk", "en": "no change"},
 }

@@ -59,6 +59,12 @@ TEXTS: dict[str, dict[str, str]] = {
     "modal.reject.reason": {"nl": "Reden", "en": "Reason"},
     "modal.reject.note": {"nl": "Toelichting", "en": "Note"},
     "modal.reject.rep": {"nl": "Naar rep (leeg: automatisch)", "en": "To rep (empty: automatic)"},
+    "modal.reject.email": {"nl": "Juist e-mailadres (optioneel)", "en": "Correct e-mail address (optional)"},
+    "modal.reject.phone": {"nl": "Juist telefoonnummer (optioneel)", "en": "Correct phone number (optional)"},
+    "sales.email_invalid": {
+        "nl": "Dit is geen geldig e-mailadres; gebruik de vorm naam@bedrijf.nl.",
+        "en": "This is not a valid e-mail address; use the form name@company.com.",
+    },
     "modal.reject.until": {"nl": "Opnieuw benaderen op", "en": "Re-engage on"},
     "modal.reject.duplicate_of": {"nl": "Dubbel van lead (id of e-mail)", "en": "Duplicate of lead (id or e-mail)"},
     "modal.reject.next": {"nl": "Vervolg: *{next_action}*", "en": "Next: *{next_action}*"},

@@ -298,3 +298,46 @@ def test_manager_reassigns_from_a_message(harness: Harness) -> None:
     assert history(harness, lead_id)[-1] == ("mql", "mql", "reassigned", EVA)
     drain(harness)
     assert harness.slack.messages(f"D{DAAN}")
+
+
+def test_bad_contact_data_is_corrected_and_rerouted(harness: Harness) -> None:
+    lead_id = harness.add_lead(owner_email="sanne.devries@handoff-demo.nl")
+    invalid = harness.reject(lead_id, SANNE, "bad_contact_data", extra=text_value("contact_email", "geen adres"))
+    assert "contact_email" in invalid.json()["errors"]
+    reply = harness.reject(lead_id, SANNE, "bad_contact_data", extra={
+        **text_value("contact_email", "Inkoop@Verpakking-Fictief.nl"), **text_value("contact_phone", "+31 30 000 0000")})
+    assert reply.body == b""
+    lead = lead_row(harness, lead_id)
+    assert (lead.email, lead.phone, lead.stage) == ("inkoop@verpakking-fictief.nl", "+31 30 000 0000", "mql")
+    assert lead.rep_email == "daan.bakker@handoff-demo.nl"
+    with harness.rt.db.transaction() as session:
+        last = session.scalars(select(LeadTransition).order_by(LeadTransition.id.desc()).limit(1)).one()
+    assert last.details["contact_data_updated"] == ["email", "phone"]
+
+
+def test_funnel_counts_conversions_and_reengagement(harness: Harness, clock: Any) -> None:
+    from bot.funnel_report import funnel_report
+
+    won = accepted_lead(harness)
+    lead = lead_row(harness, won)
+    harness.submit_view(SANNE, "discovery_modal", meta(lead), {
+        **checkbox_values("criteria", ["budget", "authority", "need"]), **text_value("next_steps", "Offerte"),
+        **text_value("opportunity_ref", "OPP-1")})
+    harness.submit_view(SANNE, "opportunity_modal", meta(lead_row(harness, won)), text_value("opportunity_ref", "OPP-1"))
+    with harness.rt.db.transaction() as session:
+        from bot.sales import record_outcome
+
+        record_outcome(session, harness.rt, lead_id=won, user_id=SANNE, won=True)
+    nurtured = harness.add_lead(2, owner_email="sanne.devries@handoff-demo.nl")
+    harness.reject(nurtured, SANNE, "no_budget_timing", extra=date_value("nurture_until", "2025-03-31"))
+    clock.set(clock.now() + timedelta(days=3))
+    with harness.rt.db.transaction() as session:
+        session.get(Lead, nurtured).last_activity_at = clock.now()  # type: ignore[union-attr]
+    assert reengage_due(harness.rt).requalified == 1
+
+    message, _ = funnel_report(harness.rt, text="2025-03-01..2025-04-30", user_id=EVA)
+    text = str(message.blocks)
+    assert "*SAL→SQL:* 100%" in text
+    assert "*MQL→SQL:* 50%" in text
+    assert "*MQL→gewonnen:* 50% (1 gewonnen)" in text
+    assert "*Nurture-heractivering:* 100% (1 van 1" in text
