@@ -143,6 +143,18 @@ class SlaPolicy(BaseModel):
 
     decision_working_days: int = Field(default=5, ge=1, description="Accept/reject decision deadline after MQL.")
     first_contact_working_hours: Decimal = Field(default=Decimal(4), gt=0, description="First contact attempt deadline.")
+    cadence_working_days: int = Field(
+        default=10, ge=1, description="Working days after acceptance to reach the touch cadence (2 weeks)."
+    )
+    discovery_scheduled_working_days: int = Field(
+        default=10, ge=1, description="Working days after acceptance to schedule discovery (2 weeks)."
+    )
+    discovery_completed_working_days: int = Field(
+        default=15, ge=1, description="Working days after acceptance to complete discovery (3 weeks)."
+    )
+    sql_decision_working_days: int = Field(
+        default=5, ge=1, description="Working days after the discovery date to decide on SQL (1 week)."
+    )
     reminders: Reminders = Field(default_factory=Reminders)
     escalation: Escalation = Field(default_factory=Escalation)
 

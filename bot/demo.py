@@ -215,9 +215,16 @@ def run_demo(language: str = "nl") -> int:
         demo.click(outsider.slack_user_id, button_action(ActionId.ACCEPT.value, LeadRef(lead=stranger.id, v=stranger.version).encode()), stranger.id)
         seen = demo.show_new_messages(seen)
 
-        _say("4. The clock: reminders before the deadline, escalations after it")
-        for label, days in (("halfway", 3), ("past the deadline", 5)):
-            demo.clock.set(rt.calendar(None).add_working_days(demo.clock.now(), days))
+        _say("4. The clock: reminders before each deadline, escalations to the manager after it")
+        calendar = rt.calendar(None)
+        start = demo.clock.now()
+        moments = (
+            ("4 working hours later: no first contact yet", calendar.add_working_time(start, timedelta(hours=4))),
+            ("halfway to the decision deadline", calendar.add_working_time(start, timedelta(hours=20))),
+            ("past the decision deadline", calendar.add_working_days(start, 5)),
+        )
+        for label, moment in moments:
+            demo.clock.set(moment)
             sweep(rt)
             while demo.sender.deliver_due().sent:
                 pass

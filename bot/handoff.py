@@ -21,7 +21,7 @@ from bot.preferences import user_language
 from bot.qualification import evaluate
 from bot.routing import RoutingDecision, route
 from bot.runtime import Runtime
-from bot.sla.clocks import start_decision_clock, stop_clocks
+from bot.sla.clocks import DECISION, start_decision_clock, start_sal_clocks, stop_clocks
 from bot.transitions import StaleLead, move, record_creation
 from bot.views import lead_view
 from storage.models import Lead, LeadTransition
@@ -180,7 +180,9 @@ def decide(
             if accept:
                 move(session, lead, Stage.SAL, actor=user_id, reason="accepted", now=now, decided_at=now,
                      decided_by=user_id)
-                stop_clocks(session, lead.id, now=now)
+                # The first-contact clock runs on until the first touch, accepted or not.
+                stop_clocks(session, lead.id, now=now, kinds=(DECISION,))
+                start_sal_clocks(session, rt, lead, now=now)
                 refresh_card(session, rt, lead, key="accepted")
             else:
                 assert rejection is not None

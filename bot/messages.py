@@ -278,22 +278,28 @@ def lead_card(lead: LeadView, language: str, timezone: str, decision: Decision |
     return Message(text=clip(text, FALLBACK_TEXT_LIMIT, language), blocks=[b.to_dict() for b in blocks])
 
 
-def reminder(lead: LeadView, language: str, timezone: str) -> Message:
+def reminder(lead: LeadView, language: str, timezone: str, *, kind: str = "decision", due: datetime | None = None) -> Message:
+    """Draw a reminder to the rep of what the clock `kind` asks for, and by when."""
     company = lead_text(lead.company, language, 200)
-    deadline = format_when(lead.decision_due_at, language, timezone) if lead.decision_due_at else "?"
-    body = t(language, "reminder.text", company=company, deadline=deadline)
-    text = t(language, "reminder.fallback", company=company, deadline=deadline)
+    due = due or lead.decision_due_at
+    deadline = format_when(due, language, timezone) if due else "?"
+    task = t(language, f"clock.{kind}", company=company)
+    body = t(language, "reminder.text", task=task, deadline=deadline)
+    text = t(language, "reminder.fallback", task=task, deadline=deadline)
     return Message(text=text, blocks=[SectionBlock(text=MarkdownTextObject(text=body)).to_dict()])
 
 
 def escalation(lead: LeadView, rep_user_id: str, step: int, language: str, timezone: str,
-               reassign_to: list[tuple[str, str]] | None = None) -> Message:
+               reassign_to: list[tuple[str, str]] | None = None, *, kind: str = "decision",
+               due: datetime | None = None) -> Message:
     """Draw a breach for the manager, with a picker of `(name, e-mail)` reps to reassign the lead to."""
     company = lead_text(lead.company, language, 200)
-    deadline = format_when(lead.decision_due_at, language, timezone) if lead.decision_due_at else "?"
+    due = due or lead.decision_due_at
+    deadline = format_when(due, language, timezone) if due else "?"
     rep = f"<@{rep_user_id}>"
+    task = t(language, f"clock.{kind}", company=company)
     blocks: list[Block] = [
-        SectionBlock(text=MarkdownTextObject(text=t(language, "escalation.text", rep=rep, company=company, deadline=deadline))),
+        SectionBlock(text=MarkdownTextObject(text=t(language, "escalation.text", rep=rep, task=task, deadline=deadline))),
         ContextBlock(elements=[MarkdownTextObject(text=t(language, "escalation.step", step=step))]),
     ]
     if reassign_to:
@@ -302,7 +308,7 @@ def escalation(lead: LeadView, rep_user_id: str, step: int, language: str, timez
         blocks.append(ActionsBlock(block_id="escalation", elements=[StaticSelectElement(
             action_id=ActionId.REASSIGN.value, placeholder=PlainTextObject(text=t(language, "card.reassign")),
             options=options)]))
-    text = t(language, "escalation.fallback", rep=rep, company=company, deadline=deadline)
+    text = t(language, "escalation.fallback", rep=rep, task=task, deadline=deadline)
     return Message(text=text, blocks=[b.to_dict() for b in blocks])
 
 

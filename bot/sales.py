@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -18,9 +18,17 @@ from bot.lifecycle import BANT_CRITERIA, MEDDIC_CRITERIA, ContactChannel, Stage
 from bot.preferences import user_language
 from bot.routing import RoutingDecision
 from bot.runtime import Runtime
-from bot.sla.clocks import start_decision_clock, stop_clocks
+from bot.sla.clocks import (
+    CADENCE,
+    DISCOVERY_SCHEDULED,
+    FIRST_CONTACT,
+    SAL_CLOCKS,
+    start_decision_clock,
+    start_sql_decision_clock,
+    stop_clocks,
+)
 from bot.transitions import StaleLead, move
-from storage.models import ContactAttempt, Lead
+from storage.models import ContactAttempt, Lead, SlaClock
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +106,9 @@ def log_contact(
     ) or 0
     if lead.first_contact_at is None:
         lead.first_contact_at = now
+        stop_clocks(session, lead.id, now=now, kinds=(FIRST_CONTACT,))
+    if lead.contact_attempts >= rt.config.sales.cadence.touches:
+        stop_clocks(session, lead.id, now=now, kinds=(CADENCE,))
     lead.updated_at = now
     session.flush()
     refresh_card(session, rt, lead, key=f"contact:{request_key}")
@@ -119,6 +130,8 @@ def schedule_discovery(session: Session, rt: Runtime, *, lead_id: int, user_id: 
                  same_stage=True, details={"date": day.isoformat()}, discovery_date=day)
     except StaleLead:
         return ActionResult("wrong_stage", lead_id, t(language, "sales.changed_meanwhile"))
+    stop_clocks(session, lead.id, now=rt.clock.now(), kinds=(DISCOVERY_SCHEDULED,))
+    start_sql_decision_clock(session, rt, lead, now=rt.clock.now())
     refresh_card(session, rt, lead, key="discovery_date")
     log.info("lead.discovery_scheduled lead=%s by=%s", lead.id, user_id)
     return ActionResult("done", lead_id)
@@ -177,6 +190,7 @@ def complete_discovery(
                  discovery=discovery, discovery_completed_at=now, opportunity_ref=answers.opportunity_ref.strip())
     except StaleLead:
         return ActionResult("wrong_stage", lead_id, t(language, "sales.changed_meanwhile"))
+    stop_clocks(session, lead.id, now=now, kinds=SAL_CLOCKS)
     refresh_card(session, rt, lead)
     log.info("lead.sql lead=%s by=%s", lead.id, user_id)
     return ActionResult("done", lead_id)
@@ -283,6 +297,10 @@ def reassign(session: Session, rt: Runtime, *, lead_id: int, user_id: str, rep: 
         return ActionResult("wrong_stage", lead_id, t(language, "sales.changed_meanwhile"))
     if lead.stage == Stage.MQL.value:
         start_decision_clock(session, rt, lead, now=now)
+    else:
+        # The running clocks now alert the new rep.
+        session.execute(update(SlaClock).where(SlaClock.lead_id == lead.id, SlaClock.status == "running")
+                        .values(rep_email=rep.email).execution_options(synchronize_session=False))
     enqueue_card(session, rt, lead, rep, now=now, key_suffix="reassigned")
     log.info("lead.reassigned lead=%s by=%s to=%s", lead.id, user_id, rep.slack_user_id)
     return ActionResult("done", lead_id)

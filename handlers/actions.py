@@ -22,6 +22,9 @@ from handlers.sales import open_reject_modal
 
 log = logging.getLogger(__name__)
 
+# Lead ids are INTEGER, which is 32-bit in PostgreSQL.
+MAX_LEAD_ID = 2_147_483_647
+
 
 def register(app: App, rt: Runtime, sender: OutboxSender) -> None:
     @app.action(ActionId.ACCEPT.value)
@@ -33,7 +36,36 @@ def register(app: App, rt: Runtime, sender: OutboxSender) -> None:
     def on_reject(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         # Choosing a reason opens the rejection modal; the lead changes when it is submitted.
         ack()
-        open_reject_modal(rt, client, body, action)
+        try:
+            payload = parse_action(body, action)
+        except PayloadError as error:
+            log.warning("action.invalid_payload action=%s error=%s", ActionId.REJECT.value, error)
+            return
+        select = _checked_select(action)
+        try:
+            _, ref = parse_reject_option(select["selected_option"]["value"])
+        except ValueError:
+            ref = None  # open_reject_modal logs the invalid option
+        if ref is not None and not _is_storable_id(ref.lead):
+            _tell(rt, client, payload, _not_found_text(rt, payload))
+            return
+        open_reject_modal(rt, client, _checked_body(payload, body), select)
+
+
+def _checked_body(payload: ActionPayload, body: dict[str, Any]) -> dict[str, Any]:
+    """Rebuild the parts of a block action body that the modal code reads, from checked values."""
+    trigger_id = body.get("trigger_id")
+    checked: dict[str, Any] = {"user": {"id": payload.user_id}, "trigger_id": trigger_id if isinstance(trigger_id, str) else ""}
+    if payload.channel_id is not None:
+        checked["channel"] = {"id": payload.channel_id}
+    return checked
+
+
+def _checked_select(action: dict[str, Any]) -> dict[str, Any]:
+    """Keep only the selected option's value, and only when it is a string."""
+    option = action.get("selected_option")
+    value = option.get("value") if isinstance(option, dict) else None
+    return {"action_id": action.get("action_id"), "selected_option": {"value": value if isinstance(value, str) else ""}}
 
 
 def _handle(rt: Runtime, sender: OutboxSender, client: WebClient, body: dict[str, Any], action: dict[str, Any], *, accept: bool) -> None:
@@ -46,6 +78,10 @@ def _handle(rt: Runtime, sender: OutboxSender, client: WebClient, body: dict[str
             reason = RejectionReason(reason_text)
     except (PayloadError, ValueError) as error:
         log.warning("action.invalid_payload action=%s error=%s", action.get("action_id"), error)
+        return
+
+    if not _is_storable_id(ref.lead):
+        _tell(rt, client, payload, _not_found_text(rt, payload))
         return
 
     try:
@@ -62,6 +98,17 @@ def _handle(rt: Runtime, sender: OutboxSender, client: WebClient, body: dict[str
     elif outcome.message:
         _tell(rt, client, payload, outcome.message)
         log.info("action.refused lead=%s user=%s status=%s", outcome.lead_id, payload.user_id, outcome.status)
+
+
+def _is_storable_id(lead_id: int) -> bool:
+    """Check whether a lead id fits the INTEGER primary key, because a larger one fails in the query."""
+    return 0 < lead_id <= MAX_LEAD_ID
+
+
+def _not_found_text(rt: Runtime, payload: ActionPayload) -> str:
+    with rt.db.transaction() as session:
+        language = user_language(session, rt.config, rt.settings.default_language, payload.user_id, payload.team_id)
+    return t(language, "action.lead_not_found")
 
 
 def _failure_text(rt: Runtime, payload: ActionPayload, reference: str) -> str:

@@ -21,19 +21,36 @@ class ActionPayload(BaseModel):
     value: str
 
 
+def _member(container: Any, key: str) -> Any:
+    """Return `container[key]` when the container is a JSON object, else None."""
+    return container.get(key) if isinstance(container, dict) else None
+
+
+def _text(container: Any, key: str) -> str | None:
+    value = _member(container, key)
+    return value if isinstance(value, str) and value else None
+
+
 def parse_action(body: dict[str, Any], action: dict[str, Any]) -> ActionPayload:
-    """Read the user, place and value of a block action; select menus carry the value in selected_option."""
-    value = action.get("value") or (action.get("selected_option") or {}).get("value")
+    """Read the user, place and value of a block action; select menus carry the value in selected_option.
+
+    Raises PayloadError when the user id or the value is missing or not a string. A team,
+    channel or message of the wrong shape is read as absent.
+    """
+    user = _member(body, "user")
+    value = _member(action, "value") or _member(_member(action, "selected_option"), "value")
     try:
         return ActionPayload(
-            user_id=body["user"]["id"],
-            team_id=(body.get("team") or {}).get("id") or body["user"].get("team_id"),
-            channel_id=(body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id"),
-            message_ts=(body.get("message") or {}).get("ts") or (body.get("container") or {}).get("message_ts"),
+            user_id=_member(user, "id"),
+            team_id=_text(_member(body, "team"), "id") or _text(user, "team_id"),
+            channel_id=_text(_member(body, "channel"), "id") or _text(_member(body, "container"), "channel_id"),
+            message_ts=_text(_member(body, "message"), "ts") or _text(_member(body, "container"), "message_ts"),
             value=value,
         )
-    except (KeyError, TypeError, ValidationError) as error:
-        raise PayloadError(f"block action payload lacks a user or value: {error}") from None
+    except ValidationError as error:
+        # Name the fields only: the pydantic message would quote the values.
+        fields = ", ".join(sorted({str(item["loc"][0]) for item in error.errors() if item["loc"]}))
+        raise PayloadError(f"block action payload lacks a valid {fields}") from None
 
 
 class CommandPayload(BaseModel):

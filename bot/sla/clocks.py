@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DECISION = "decision"
+FIRST_CONTACT = "first_contact"
+CADENCE = "cadence"
+DISCOVERY_SCHEDULED = "discovery_scheduled"
+DISCOVERY_COMPLETED = "discovery_completed"
+SQL_DECISION = "sql_decision"
+MQL_CLOCKS = (DECISION, FIRST_CONTACT)
+SAL_CLOCKS = (CADENCE, DISCOVERY_SCHEDULED, DISCOVERY_COMPLETED, SQL_DECISION)
 SCHEDULE_CACHE_SIZE = 1024
 RUNNING = "running"
 STOPPED = "stopped"
@@ -71,22 +78,22 @@ def _decision_schedule(rt: Runtime, team_id: str | None, start: datetime, due: d
     return entries
 
 
-def start_decision_clock(session: Session, rt: Runtime, lead: Lead, *, now: datetime, first: bool = False) -> SlaClock:
-    """Start the accept/reject clock of a new MQL; a reroute starts a new generation.
+def start_clock(session: Session, rt: Runtime, lead: Lead, kind: str, *, start: datetime, due: datetime,
+                first: bool = False) -> SlaClock:
+    """Start one SLA clock of the lead with its alert schedule; a restart of the same kind is a new generation.
 
-    Pass `first` when the lead has never had a clock; it saves two queries per lead in a large import.
+    Pass `first` when the lead has never had a clock of this kind; it saves two queries per lead in a large import.
     """
-    assert lead.decision_due_at is not None
     generation = 1
     if not first:
-        stop_clocks(session, lead.id, now=now)
+        stop_clocks(session, lead.id, now=start, kinds=(kind,))
         generation += session.scalar(
-            select(func.max(SlaClock.generation)).where(SlaClock.lead_id == lead.id, SlaClock.kind == DECISION)
+            select(func.max(SlaClock.generation)).where(SlaClock.lead_id == lead.id, SlaClock.kind == kind)
         ) or 0
-    schedule = decision_schedule(rt, lead.team_id, now, lead.decision_due_at)
+    schedule = decision_schedule(rt, lead.team_id, start, due)
     clock = SlaClock(
-        lead_id=lead.id, kind=DECISION, generation=generation, rep_email=lead.rep_email, started_at=now,
-        due_at=lead.decision_due_at, status=RUNNING, schedule=schedule, next_step=0,
+        lead_id=lead.id, kind=kind, generation=generation, rep_email=lead.rep_email, started_at=start,
+        due_at=due, status=RUNNING, schedule=schedule, next_step=0,
         next_alert_at=datetime.fromisoformat(schedule[0]["at"]) if schedule else None,
     )
     session.add(clock)
@@ -94,10 +101,47 @@ def start_decision_clock(session: Session, rt: Runtime, lead: Lead, *, now: date
     return clock
 
 
-def stop_clocks(session: Session, lead_id: int, *, now: datetime) -> None:
+def start_decision_clock(session: Session, rt: Runtime, lead: Lead, *, now: datetime, first: bool = False) -> SlaClock:
+    """Start the clocks of a new MQL: the accept/reject decision and the first contact attempt."""
+    assert lead.decision_due_at is not None
+    if not first:
+        stop_clocks(session, lead.id, now=now)
+    first_contact_due = rt.calendar(lead.team_id).add_working_time(now, _hours(rt.config.sla.first_contact_working_hours))
+    if lead.first_contact_at is None:
+        start_clock(session, rt, lead, FIRST_CONTACT, start=now, due=first_contact_due, first=first)
+    return start_clock(session, rt, lead, DECISION, start=now, due=lead.decision_due_at, first=first)
+
+
+def start_sal_clocks(session: Session, rt: Runtime, lead: Lead, *, now: datetime) -> None:
+    """Start the clocks of an accepted lead: touch cadence, discovery scheduled and discovery completed."""
+    calendar = rt.calendar(lead.team_id)
+    policy = rt.config.sla
+    if (lead.contact_attempts or 0) < rt.config.sales.cadence.touches:
+        start_clock(session, rt, lead, CADENCE, start=now, due=calendar.add_working_days(now, policy.cadence_working_days))
+    if lead.discovery_date is None:
+        start_clock(session, rt, lead, DISCOVERY_SCHEDULED, start=now,
+                    due=calendar.add_working_days(now, policy.discovery_scheduled_working_days))
+    start_clock(session, rt, lead, DISCOVERY_COMPLETED, start=now,
+                due=calendar.add_working_days(now, policy.discovery_completed_working_days))
+
+
+def start_sql_decision_clock(session: Session, rt: Runtime, lead: Lead, *, now: datetime) -> None:
+    """Start, or restart for a new date, the clock of the SQL decision after the discovery date."""
+    assert lead.discovery_date is not None
+    calendar = rt.calendar(lead.team_id)
+    discovery_day = datetime.combine(lead.discovery_date, time(0), calendar.zone)
+    due = calendar.add_working_days(calendar.next_working_moment(discovery_day), rt.config.sla.sql_decision_working_days)
+    start_clock(session, rt, lead, SQL_DECISION, start=now, due=due)
+
+
+def stop_clocks(session: Session, lead_id: int, *, now: datetime, kinds: tuple[str, ...] | None = None) -> None:
+    """Stop the lead's running clocks, or only those of `kinds`."""
+    conditions = [SlaClock.lead_id == lead_id, SlaClock.status == RUNNING]
+    if kinds is not None:
+        conditions.append(SlaClock.kind.in_(kinds))
     session.execute(
         update(SlaClock)
-        .where(SlaClock.lead_id == lead_id, SlaClock.status == RUNNING)
+        .where(*conditions)
         .values(status=STOPPED, stopped_at=now, next_alert_at=None)
         .execution_options(synchronize_session=False)
     )
@@ -194,7 +238,8 @@ def _enqueue_alert(session: Session, rt: Runtime, lead: Lead, clock: SlaClock, e
     key = f"sla:{lead.id}:{clock.kind}:{clock.generation}:{entry['step']}"
     if entry["kind"] == "reminder":
         language = user_language(session, rt.config, rt.settings.default_language, rep.slack_user_id)
-        message = messages.reminder(lead_view(lead, rt.config, language), language, rt.timezone_of(rep))
+        message = messages.reminder(lead_view(lead, rt.config, language), language, rt.timezone_of(rep),
+                                    kind=clock.kind, due=clock.due_at)
         channel = rep.slack_user_id
     else:
         channel, person = _escalation_target(rt, rep, entry["target"])
@@ -206,7 +251,8 @@ def _enqueue_alert(session: Session, rt: Runtime, lead: Lead, clock: SlaClock, e
         others = [(r.name, r.email) for r in rt.config.reps if r.active and r.email != rep.email and r.team == rep.team]
         others += [(r.name, r.email) for r in rt.config.reps if r.active and r.email != rep.email and r.team != rep.team]
         message = messages.escalation(lead_view(lead, rt.config, language), rep.slack_user_id, step_number, language,
-                                      rt.timezone_of(person or rep), reassign_to=others)
+                                      rt.timezone_of(person or rep), reassign_to=others, kind=clock.kind,
+                                      due=clock.due_at)
     return enqueue(session, key=key, kind=entry["kind"], method="chat.postMessage",
                    payload={"channel": channel, **message.to_payload()}, now=now, lead_id=lead.id)
 

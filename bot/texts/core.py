@@ -76,21 +76,27 @@ TEXTS: dict[str, dict[str, str]] = {
     "routing.reroute": {"nl": "doorgestuurd na afwijzing", "en": "rerouted after a rejection"},
     # Reminders and escalations
     "reminder.text": {
-        "nl": ":hourglass_flowing_sand: Herinnering: beslis over *{company}* vóór *{deadline}*.",
-        "en": ":hourglass_flowing_sand: Reminder: decide on *{company}* by *{deadline}*.",
+        "nl": ":hourglass_flowing_sand: Herinnering: {task} vóór *{deadline}*.",
+        "en": ":hourglass_flowing_sand: Reminder: {task} by *{deadline}*.",
     },
     "reminder.fallback": {
-        "nl": "Herinnering: beslis over {company} vóór {deadline}.",
-        "en": "Reminder: decide on {company} by {deadline}.",
+        "nl": "Herinnering: {task} vóór {deadline}.",
+        "en": "Reminder: {task} by {deadline}.",
     },
     "escalation.text": {
-        "nl": ":rotating_light: SLA verlopen: {rep} heeft *{company}* niet geaccepteerd of afgewezen vóór {deadline}.",
-        "en": ":rotating_light: SLA breached: {rep} did not accept or reject *{company}* by {deadline}.",
+        "nl": ":rotating_light: SLA verlopen: {rep} moest vóór {deadline}: {task}.",
+        "en": ":rotating_light: SLA breached: {rep} had until {deadline} to {task}.",
     },
     "escalation.fallback": {
-        "nl": "SLA verlopen: {rep} heeft {company} niet beoordeeld vóór {deadline}.",
-        "en": "SLA breached: {rep} did not review {company} by {deadline}.",
+        "nl": "SLA verlopen: {rep} moest vóór {deadline}: {task}.",
+        "en": "SLA breached: {rep} had until {deadline} to {task}.",
     },
+    "clock.decision": {"nl": "*{company}* accepteren of afwijzen", "en": "accept or reject *{company}*"},
+    "clock.first_contact": {"nl": "eerste contactpoging met *{company}*", "en": "make a first contact attempt with *{company}*"},
+    "clock.cadence": {"nl": "alle contactpogingen met *{company}* doen", "en": "complete the contact attempts with *{company}*"},
+    "clock.discovery_scheduled": {"nl": "discovery met *{company}* plannen", "en": "schedule discovery with *{company}*"},
+    "clock.discovery_completed": {"nl": "discovery met *{company}* afronden", "en": "complete discovery with *{company}*"},
+    "clock.sql_decision": {"nl": "SQL-beslissing over *{company}* nemen", "en": "decide whether *{company}* is an SQL"},
     "escalation.step": {"nl": "Escalatiestap {step}", "en": "Escalation step {step}"},
     # Errors and ephemeral answers
     "action.already_handled": {

@@ -90,7 +90,8 @@ def test_demo_shows_the_whole_loop(tmp_path: Path) -> None:
     assert "receives:" in out
     assert "Accepted* by" in out
     assert "rerouted to" in out
-    assert "Reminder: decide on" in out
+    assert "Reminder: accept or reject" in out
+    assert "to make a first contact attempt with" in out
     assert "SLA breached" in out
     assert "MQL→SAL acceptance" in out
     assert "<!channel> Tools BV" in out  # shown as text: the stand-in renders what Slack would display

@@ -55,7 +55,7 @@ def test_qualified_lead_becomes_mql_with_card_and_clock(runtime: Runtime) -> Non
     assert [(i.kind, i.method, i.payload["channel"]) for i in items] == [("card", "chat.postMessage", DAAN)]
     assert items[0].payload["text"].startswith("New MQL")  # Daan reads English
     with runtime.db.transaction() as session:
-        clock = session.scalars(select(SlaClock)).one()
+        clock = session.scalars(select(SlaClock).where(SlaClock.kind == "decision")).one()
         assert clock.status == "running"
         assert clock.due_at == lead.decision_due_at
 
@@ -125,7 +125,9 @@ def test_accept_moves_to_sal_and_updates_card(runtime: Runtime) -> None:
     assert history(runtime, lead_id)[-1] == ("mql", "sal", "accepted", user)
     assert [i.kind for i in outbox(runtime)] == ["card", "card_update"]
     with runtime.db.transaction() as session:
-        assert session.scalars(select(SlaClock.status)).one() == "stopped"
+        statuses = dict(session.execute(select(SlaClock.kind, SlaClock.status)).tuples().all())
+    assert statuses == {"decision": "stopped", "first_contact": "running", "cadence": "running",
+                        "discovery_scheduled": "running", "discovery_completed": "running"}
 
 
 def test_second_click_is_already_handled(runtime: Runtime) -> None:
@@ -186,7 +188,8 @@ def test_reject_bad_contact_data_reroutes_to_another_rep(runtime: Runtime) -> No
     kinds = [(i.kind, i.payload.get("channel")) for i in outbox(runtime)]
     assert kinds == [("card", SANNE), ("card_update", None), ("card", DAAN)]
     with runtime.db.transaction() as session:
-        clocks = list(session.execute(select(SlaClock.generation, SlaClock.status, SlaClock.rep_email).order_by(SlaClock.id)))
+        clocks = list(session.execute(select(SlaClock.generation, SlaClock.status, SlaClock.rep_email)
+                                      .where(SlaClock.kind == "decision").order_by(SlaClock.id)))
     assert clocks == [(1, "stopped", "sanne.devries@handoff-demo.nl"), (2, "running", "daan.bakker@handoff-demo.nl")]
 
 

@@ -144,11 +144,12 @@ def test_export_contains_that_person_only(runtime: Runtime, people: dict[str, in
     assert kinds == [("card", "sent"), ("card_update", "sent"), ("notice", "sent")]
     assert "Anouk Verhoeven" in json.dumps(rejected["outbox"][0]["payload"])
     assert rejected["outbox"][0]["payload"]["channel"] == SANNE
-    assert [(clock["kind"], clock["status"]) for clock in rejected["sla_clocks"]] == [("decision", "stopped")]
+    assert sorted((clock["kind"], clock["status"]) for clock in rejected["sla_clocks"]) == [
+        ("decision", "stopped"), ("first_contact", "stopped")]
 
     open_lead = exported["leads"][1]
     assert open_lead["lead"]["source"] == "webinar"
-    assert [(clock["kind"], clock["status"]) for clock in open_lead["sla_clocks"]] == [("decision", "running")]
+    assert [(clock["kind"], clock["status"]) for clock in open_lead["sla_clocks"]] == [("first_contact", "running"), ("decision", "running")]
 
 
 def test_export_of_unknown_address_is_empty(runtime: Runtime, people: dict[str, int]) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from bot.handoff import decide, ingest
 from bot.runtime import Runtime
-from bot.sla.clocks import sweep
+from bot.sla.clocks import FIRST_CONTACT, stop_clocks, sweep
 from factories import lead_input
 from storage.models import OutboxItem, SlaClock
 
@@ -25,12 +25,16 @@ EVA = "U0EVAVSR01"
 REPO = Path(__file__).resolve().parents[2]
 
 
-def add_leads(rt: Runtime, count: int) -> list[int]:
+def add_leads(rt: Runtime, count: int, *, contacted: bool = True) -> list[int]:
+    """Add MQLs for Sanne; `contacted` stops their first-contact clocks, so only the decision clock runs."""
     ids = []
     with rt.db.transaction() as session:
         for number in range(1, count + 1):
             data = lead_input(number, at=rt.clock.now(), owner_email="sanne.devries@handoff-demo.nl")
-            ids.append(ingest(session, rt, data, actor="test").lead_id)
+            lead_id = ingest(session, rt, data, actor="test").lead_id
+            if contacted:
+                stop_clocks(session, lead_id, now=rt.clock.now(), kinds=(FIRST_CONTACT,))
+            ids.append(lead_id)
     return ids
 
 
@@ -38,7 +42,7 @@ def alerts(rt: Runtime) -> list[tuple[str, str, str]]:
     with rt.db.transaction() as session:
         rows = session.execute(
             select(OutboxItem.kind, OutboxItem.dedupe_key, OutboxItem.payload)
-            .where(OutboxItem.kind.in_(["reminder", "escalation"]))
+            .where(OutboxItem.kind.in_(["reminder", "escalation"]), OutboxItem.dedupe_key.like("%:decision:%"))
             .order_by(OutboxItem.id)
         )
         return [(kind, key, payload["channel"]) for kind, key, payload in rows]
@@ -64,7 +68,7 @@ def test_reminders_then_escalation_each_once(runtime: Runtime, clock) -> None:  
         ("escalation", f"sla:{lead_id}:decision:1:2", EVA),
     ]
     with runtime.db.transaction() as session:
-        clock_row = session.scalars(select(SlaClock)).one()
+        clock_row = session.scalars(select(SlaClock).where(SlaClock.kind == "decision")).one()
         assert clock_row.breached_at == datetime(2025, 4, 4, 8, 0, tzinfo=UTC)
         assert clock_row.next_alert_at is None
     assert sweep(runtime).enqueued == 0
@@ -86,7 +90,7 @@ def test_decision_stops_the_clock(runtime: Runtime, clock) -> None:  # type: ign
     with runtime.db.transaction() as session:
         decide(session, runtime, lead_id=lead_id, version=2, user_id=SANNE, accept=True)
     clock.set(datetime(2025, 4, 10, 8, 0, tzinfo=UTC))
-    assert sweep(runtime).due == 0
+    sweep(runtime)  # the accepted lead's own clocks (cadence, discovery) may alert; the decision's may not
     assert alerts(runtime) == []
 
 
@@ -96,9 +100,10 @@ def test_reminders_fall_in_working_hours(runtime: Runtime) -> None:
     add_leads(runtime, 1)
     calendar = runtime.calendar("benelux-nl")
     with runtime.db.transaction() as session:
-        schedule = session.scalars(select(SlaClock.schedule)).one()
-    for entry in schedule:
-        assert calendar.is_working_time(datetime.fromisoformat(entry["at"])), entry
+        schedules = list(session.scalars(select(SlaClock.schedule)))
+    for schedule in schedules:
+        for entry in schedule:
+            assert calendar.is_working_time(datetime.fromisoformat(entry["at"])), entry
 
 
 def test_concurrent_sweeps_enqueue_each_alert_once(runtime: Runtime, clock) -> None:  # type: ignore[no-untyped-def]
@@ -145,7 +150,7 @@ CHILD = textwrap.dedent(
     from bot.clock import FixedClock
     from bot.config import load_config
     from bot.runtime import Runtime
-    from bot.sla.clocks import sweep
+    from bot.sla.clocks import FIRST_CONTACT, stop_clocks, sweep
     from storage.db import Database
     settings = make_settings({url!r})
     rt = Runtime(settings=settings, config=load_config(settings.handoff_config), db=Database({url!r}),
@@ -198,3 +203,30 @@ def test_escalation_offers_reassignment(runtime: Runtime, clock) -> None:  # typ
     values = [option["value"] for option in picker["options"]]
     assert values[0] == f"{lead_id}|daan.bakker@handoff-demo.nl"  # the same team first
     assert f"{lead_id}|sanne.devries@handoff-demo.nl" not in values
+
+
+def test_first_contact_clock_escalates_after_four_working_hours(runtime: Runtime, clock) -> None:  # type: ignore[no-untyped-def]
+    # MQL on Friday 28 March 2025 16:00 Amsterdam: due Monday 31 March 12:00 +02:00, after the DST change.
+    clock.set(datetime(2025, 3, 28, 15, 0, tzinfo=UTC))
+    [lead_id] = add_leads(runtime, 1, contacted=False)
+    with runtime.db.transaction() as session:
+        first_contact = session.scalars(select(SlaClock).where(SlaClock.kind == "first_contact")).one()
+    assert first_contact.due_at == datetime(2025, 3, 31, 10, 0, tzinfo=UTC)
+    clock.set(datetime(2025, 3, 31, 10, 0, tzinfo=UTC))
+    sweep(runtime)
+    with runtime.db.transaction() as session:
+        keys = list(session.scalars(select(OutboxItem.dedupe_key).where(OutboxItem.kind == "escalation")))
+    assert keys == [f"sla:{lead_id}:first_contact:1:2"]
+
+
+def test_contact_attempt_stops_first_contact_clock(runtime: Runtime, clock) -> None:  # type: ignore[no-untyped-def]
+    from bot.lifecycle import ContactChannel
+    from bot.sales import log_contact
+
+    [lead_id] = add_leads(runtime, 1, contacted=False)
+    with runtime.db.transaction() as session:
+        log_contact(session, runtime, lead_id=lead_id, user_id=SANNE, channel=ContactChannel.CALL, note=None,
+                    request_key="t1")
+    with runtime.db.transaction() as session:
+        status = session.scalars(select(SlaClock.status).where(SlaClock.kind == "first_contact")).one()
+    assert status == "stopped"
