@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from babel.numbers import format_decimal
 from slack_sdk.models.blocks import (
     Block,
     ContextBlock,
@@ -13,7 +16,8 @@ from slack_sdk.models.blocks import (
 )
 from sqlalchemy import func, or_, select
 
-from bot.i18n import format_day, format_when, t
+from bot.i18n import babel_locale, format_day, format_when, t
+from bot.sla_report import delay_split
 from bot.messages import HEADER_TEXT_LIMIT, SECTION_TEXT_LIMIT, Message, clip, ephemeral, escape_mrkdwn, lead_text
 from bot.preferences import user_language
 from bot.runtime import Runtime
@@ -22,6 +26,11 @@ from storage.models import Lead, LeadTransition
 
 MAX_LEADS_SHOWN = 3
 MAX_HISTORY_LINES = 40
+
+
+def _span(span: timedelta, language: str) -> str:
+    minutes = max(0, int(span.total_seconds() // 60))
+    return format_decimal(minutes / 60, format="#,##0.0", locale=babel_locale(language)) + " h"
 
 
 def _may_look_up(rt: Runtime, user_id: str) -> bool:
@@ -58,6 +67,11 @@ def lead_blocks(rt: Runtime, lead: Lead, transitions: list[LeadTransition], lang
         fields.append((t(language, "lead.nurture_until"), lead.nurture_until.isoformat()))
     if lead.rejection_reason:
         fields.append((t(language, "lead.rejection"), t(language, f"reason.{lead.rejection_reason}")))
+    system, rep_time = delay_split(lead)
+    if system is not None:
+        # The system's part (intake to the card's delivery) is never counted against the rep.
+        fields.append((t(language, "lead.delay"), t(language, "sla.delay", system=_span(system, language),
+                                                    rep=_span(rep_time, language) if rep_time is not None else "–")))
     blocks: list[Block] = [
         HeaderBlock(text=PlainTextObject(text=clip(t(language, "lead.title", id=lead.id, company=company), HEADER_TEXT_LIMIT, language))),
         SectionBlock(fields=[MarkdownTextObject(text=f"*{label}*\n{value}") for label, value in fields]),

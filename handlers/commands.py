@@ -13,6 +13,7 @@ from bot.lead_report import lead_report
 from bot.messages import escape_mrkdwn
 from bot.preferences import set_user_language, user_language
 from bot.runtime import Runtime
+from bot.sla_report import sla_report
 from handlers.payloads import CommandPayload
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,14 @@ def register(app: App, rt: Runtime) -> None:
         respond(text=message.text, blocks=message.blocks, response_type="ephemeral")
         # The query may be an e-mail address, so it is not logged.
         log.info("command.lead user=%s found=%s", payload.user_id, bool(message.blocks))
+
+    @app.command("/sla")
+    def on_sla(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+        ack()
+        payload = CommandPayload.model_validate(command)
+        message = sla_report(rt, user_id=payload.user_id, team_id=payload.team_id)
+        respond(text=message.text, blocks=message.blocks, response_type="ephemeral")
+        log.info("command.sla user=%s", payload.user_id)
 
     @app.command("/handoff")
     def on_handoff(ack: Ack, command: dict[str, Any], respond: Respond) -> None:

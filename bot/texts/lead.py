@@ -8,6 +8,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "lead.deadline": {"nl": "Beslissen vóór", "en": "Decide by"},
     "lead.nurture_until": {"nl": "Nurture tot", "en": "Nurture until"},
     "lead.rejection": {"nl": "Afwijsreden", "en": "Rejection reason"},
+    "lead.delay": {"nl": "Wachttijd MQL", "en": "MQL wait"},
     "lead.history": {"nl": "*Geschiedenis* ({count} stappen)", "en": "*History* ({count} steps)"},
     "lead.history_more": {"nl": "… en nog {count} eerdere stappen", "en": "… and {count} earlier steps"},
     "lead.history_line": {

@@ -125,7 +125,7 @@ def test_accept_moves_to_sal_and_updates_card(runtime: Runtime) -> None:
     assert history(runtime, lead_id)[-1] == ("mql", "sal", "accepted", user)
     assert [i.kind for i in outbox(runtime)] == ["card", "card_update"]
     with runtime.db.transaction() as session:
-        statuses = dict(session.execute(select(SlaClock.kind, SlaClock.status)).tuples().all())
+        statuses = {kind: status for kind, status in session.execute(select(SlaClock.kind, SlaClock.status))}
     assert statuses == {"decision": "stopped", "first_contact": "running", "cadence": "running",
                         "discovery_scheduled": "running", "discovery_completed": "running"}
 

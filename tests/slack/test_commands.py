@@ -76,3 +76,33 @@ def test_handoff_help_lists_commands(harness: Harness) -> None:
     answer = command(harness, "/handoff", "")
     for name in ("/handoff taal", "/lead", "/funnel"):
         assert name in answer.params["text"]
+
+
+def test_sla_lists_breaches_and_risks_per_team(harness: Harness, clock: Any) -> None:
+    from datetime import UTC, datetime
+
+    harness.add_lead(1, owner_email="sanne.devries@handoff-demo.nl", company="Te Laat BV")
+    clock.set(datetime(2025, 3, 28, 14, 0, tzinfo=UTC))  # Friday 15:00 Amsterdam: 1 working hour past first contact
+    answer = command(harness, "/sla", "", user="U0EVAVSR01")
+    text = str(answer.params["blocks"])
+    assert answer.params["response_type"] == "ephemeral"
+    assert "*Sales Nederland & Luxemburg* · 1 verlopen" in text
+    assert ":red_circle: <@U0SANNEDV1> · *Te Laat BV* · eerste contact · 1 werkuur te laat" in text
+
+
+def test_sla_reports_nothing_when_all_is_well(harness: Harness) -> None:
+    answer = command(harness, "/sla", "")
+    assert "Geen verlopen of bedreigde SLA's" in str(answer.params["blocks"])
+
+
+def test_lead_splits_system_and_rep_delay(harness: Harness, clock: Any) -> None:
+    from datetime import timedelta
+
+    from bot.handoff import decide
+
+    lead_id = harness.add_lead(owner_email="sanne.devries@handoff-demo.nl")
+    clock.advance(timedelta(hours=2))
+    with harness.rt.db.transaction() as session:
+        decide(session, harness.rt, lead_id=lead_id, version=2, user_id=SANNE, accept=True)
+    answer = command(harness, "/lead", str(lead_id))
+    assert "Vertraging: systeem 0,0 h, rep 2,0 h" in str(answer.params["blocks"])

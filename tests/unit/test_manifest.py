@@ -28,7 +28,7 @@ def test_manifest_asks_exactly_the_scopes_used() -> None:
 def test_manifest_declares_funnel_and_interactivity() -> None:
     data = manifest()
     commands = {command["command"]: command for command in data["features"]["slash_commands"]}
-    assert set(commands) == {"/funnel", "/lead", "/handoff"}
+    assert set(commands) == {"/funnel", "/lead", "/sla", "/handoff"}
     assert all(len(name) <= 32 for name in commands)
     assert data["settings"]["interactivity"]["is_enabled"] is True
     assert data["settings"]["socket_mode_enabled"] is True
