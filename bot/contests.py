@@ -27,6 +27,10 @@ from storage.models import Lead, LeadTransition, RejectionContest
 log = logging.getLogger(__name__)
 
 
+class _AlreadyRuled(Exception):
+    """Another click ruled on the contest first."""
+
+
 @dataclass(frozen=True)
 class ContestResult:
     status: Literal["done", "invalid", "not_allowed", "not_found"]
@@ -123,25 +127,28 @@ def rule_on_contest(session: Session, rt: Runtime, *, contest_id: int, user_id: 
         return ContestResult("not_allowed", t(language, "contest.manager_only"))
     now = rt.clock.now()
     status = "overturned" if overturn else "upheld"
-    claimed = session.execute(
-        update(RejectionContest).where(RejectionContest.id == contest.id, RejectionContest.status == "open")
-        .values(status=status, resolved_by=user_id, resolved_at=now).execution_options(synchronize_session=False)
-    )
-    if claimed.rowcount != 1:
-        session.refresh(contest)
-        return ContestResult("invalid", t(language, "contest.ruled", status=contest.status))
-    if overturn:
-        rejecter = rt.config.person_by_slack_id(rejection.actor)
-        rep = rt.config.rep(rejecter.email) if rejecter else None
-        rep = rep or rt.config.rep(lead.rep_email)
-        if rep is not None and Stage(lead.stage) in {Stage.REJECTED, Stage.NURTURE, Stage.MQL}:
-            decision = RoutingDecision(rep=rep, team_id=rep.team, rule="contest_overturned", detail=str(contest.id))
-            try:
-                with session.begin_nested():
+    try:
+        # One savepoint for the ruling and the lead's return, so neither is kept without the other.
+        with session.begin_nested():
+            claimed = session.execute(
+                update(RejectionContest).where(RejectionContest.id == contest.id, RejectionContest.status == "open")
+                .values(status=status, resolved_by=user_id, resolved_at=now).execution_options(synchronize_session=False)
+            )
+            if claimed.rowcount != 1:
+                raise _AlreadyRuled
+            if overturn:
+                rejecter = rt.config.person_by_slack_id(rejection.actor)
+                rep = rt.config.rep(rejecter.email) if rejecter else None
+                rep = rep or rt.config.rep(lead.rep_email)
+                if rep is not None and Stage(lead.stage) in {Stage.REJECTED, Stage.NURTURE, Stage.MQL}:
+                    decision = RoutingDecision(rep=rep, team_id=rep.team, rule="contest_overturned", detail=str(contest.id))
                     become_mql(session, rt, lead, decision, actor=user_id, reason="contest_overturned", now=now,
                                details={"contest": contest.id})
-            except StaleLead:
-                return ContestResult("invalid", t(language, "sales.changed_meanwhile"))
+    except _AlreadyRuled:
+        session.refresh(contest)
+        return ContestResult("invalid", t(language, "contest.ruled", status=contest.status))
+    except StaleLead:
+        return ContestResult("invalid", t(language, "sales.changed_meanwhile"))
     if rt.config.marketing_channel:
         key = "contest.overturned" if overturn else "contest.upheld"
         text = t(rt.settings.default_language, key, user=f"<@{user_id}>",

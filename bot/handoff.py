@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -203,6 +204,13 @@ def _reject(
 ) -> None:
     reason = rejection.reason
     action = rt.config.rejections.next_actions[reason]
+    # The modal validates these; a caller that did not gets the defaults instead of bad links or dates.
+    today = now.astimezone(rt.calendar(lead.team_id).zone).date()
+    if rejection.nurture_until is not None and rejection.nurture_until <= today:
+        rejection = dataclasses.replace(rejection, nurture_until=None)
+    if rejection.duplicate_of is not None and (rejection.duplicate_of == lead.id
+                                               or session.get(Lead, rejection.duplicate_of) is None):
+        rejection = dataclasses.replace(rejection, duplicate_of=None)
     details: dict[str, object] = {"rejection_reason": reason.value, "next_action": action.value}
     if rejection.note:
         details["note"] = rejection.note

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+# Ids and versions are 32-bit integer columns in PostgreSQL.
+MAX_DATABASE_INT = 2**31 - 1
 
 
 class ActionId(StrEnum):
@@ -44,8 +47,8 @@ class LeadRef(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    lead: int
-    v: int
+    lead: int = Field(ge=1, le=MAX_DATABASE_INT)
+    v: int = Field(ge=1, le=MAX_DATABASE_INT)
 
     def encode(self) -> str:
         return self.model_dump_json()
@@ -57,6 +60,14 @@ class LeadRef(BaseModel):
             return cls.model_validate_json(raw)
         except ValidationError as error:
             raise ValueError(f"invalid lead reference {raw[:100]!r}: {error.errors()[0]['msg']}") from None
+
+
+def database_id(text: str) -> int | None:
+    """Return `text` as an id that fits the database's integer columns, or None."""
+    if not text.isdigit() or len(text) > 10:
+        return None
+    number = int(text)
+    return number if 1 <= number <= MAX_DATABASE_INT else None
 
 
 def reject_option_value(ref: LeadRef, reason: str) -> str:

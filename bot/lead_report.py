@@ -17,6 +17,7 @@ from slack_sdk.models.blocks import (
 from sqlalchemy import func, or_, select
 
 from bot.i18n import babel_locale, format_day, format_when, t
+from bot.ids import database_id
 from bot.sla_report import delay_split
 from bot.messages import HEADER_TEXT_LIMIT, SECTION_TEXT_LIMIT, Message, clip, ephemeral, escape_mrkdwn, lead_text
 from bot.preferences import user_language
@@ -103,8 +104,8 @@ def lead_report(rt: Runtime, *, query: str, user_id: str, team_id: str | None = 
         if not query:
             return ephemeral(t(language, "lead.usage"))
         conditions = [func.lower(Lead.email) == query.lower()]
-        if query.isdigit() and len(query) < 12:
-            conditions.append(Lead.id == int(query))
+        if (number := database_id(query)) is not None:
+            conditions.append(Lead.id == number)
         matches = list(session.scalars(select(Lead).where(or_(*conditions)).order_by(Lead.updated_at.desc(), Lead.id.desc())))
         if not matches:
             return ephemeral(t(language, "lead.not_found", query=escape_mrkdwn(query[:200])))

@@ -25,6 +25,10 @@ PERIOD_ALIASES: dict[str, str] = {
 }
 
 
+MIN_YEAR = 1900
+MAX_YEAR = 2999
+
+
 class PeriodError(ValueError):
     """A period argument that is not one of the known names or a date range."""
 
@@ -67,7 +71,8 @@ def parse_period(text: str, now: datetime, timezone: str) -> Period:
             first, last = date.fromisoformat(start_text), date.fromisoformat(end_text)
         except ValueError:
             raise PeriodError(text) from None
-        if last < first:
+        # The comparison with the previous period needs room before the range, and weeks after it.
+        if last < first or first.year < MIN_YEAR or last.year > MAX_YEAR:
             raise PeriodError(text)
     else:
         raise PeriodError(text)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from slack_sdk.models.blocks import (
     Block,
     CheckboxesElement,
@@ -23,7 +23,7 @@ from slack_sdk.models.views import View
 
 from bot.config import Rep
 from bot.i18n import t
-from bot.ids import CallbackId
+from bot.ids import MAX_DATABASE_INT, CallbackId
 from bot.lifecycle import BANT_CRITERIA, MEDDIC_CRITERIA, ContactChannel, NextAction, RejectionReason
 from bot.messages import clip, lead_text
 
@@ -37,8 +37,8 @@ class ModalMeta(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    lead: int
-    v: int
+    lead: int = Field(ge=1, le=MAX_DATABASE_INT)
+    v: int = Field(ge=1, le=MAX_DATABASE_INT)
     reason: str | None = None
 
     def encode(self) -> str:

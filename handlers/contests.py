@@ -14,7 +14,7 @@ from slack_sdk.models.views import View
 from bot.contests import ContestResult, open_contest, rule_on_contest
 from bot.home import home_view
 from bot.i18n import LANGUAGES, t
-from bot.ids import ActionId, CallbackId
+from bot.ids import ActionId, CallbackId, database_id
 from bot.messages import clip
 from bot.modals import SubmittedValues
 from bot.outbox import OutboxSender
@@ -44,26 +44,26 @@ def register(app: App, rt: Runtime, sender: OutboxSender) -> None:
     @app.action(ActionId.CONTEST.value)
     def on_contest(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
-        value = str(action.get("value") or "")
-        if not value.isdigit():
+        rejection_id = database_id(str(action.get("value") or ""))
+        if rejection_id is None:
             log.warning("contest.invalid_payload")
             return
         with rt.db.transaction() as session:
             language = user_language(session, rt.config, rt.settings.default_language, body["user"]["id"])
         try:
-            client.views_open(trigger_id=body["trigger_id"], view=contest_modal(int(value), language))
+            client.views_open(trigger_id=body["trigger_id"], view=contest_modal(rejection_id, language))
         except SlackApiError as error:
             log.warning("contest.modal_failed user=%s error=%s", body["user"]["id"], error.response.get("error"))
 
     @app.view(CallbackId.CONTEST.value)
     def on_contest_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        raw = str(view.get("private_metadata") or "")
-        if not raw.isdigit():
+        rejection_id = database_id(str(view.get("private_metadata") or ""))
+        if rejection_id is None:
             ack()
             log.warning("contest.invalid_payload")
             return
         with rt.db.transaction() as session:
-            result = open_contest(session, rt, rejection_id=int(raw), user_id=body["user"]["id"],
+            result = open_contest(session, rt, rejection_id=rejection_id, user_id=body["user"]["id"],
                                   comment=SubmittedValues(view).text("comment"))
         if result.status == "done":
             ack()
@@ -72,12 +72,12 @@ def register(app: App, rt: Runtime, sender: OutboxSender) -> None:
         deliver(result)
 
     def rule(body: dict[str, Any], action: dict[str, Any], client: WebClient, overturn: bool) -> None:
-        value = str(action.get("value") or "")
-        if not value.isdigit():
+        contest_id = database_id(str(action.get("value") or ""))
+        if contest_id is None:
             log.warning("contest.invalid_payload")
             return
         with rt.db.transaction() as session:
-            result = rule_on_contest(session, rt, contest_id=int(value), user_id=body["user"]["id"], overturn=overturn)
+            result = rule_on_contest(session, rt, contest_id=contest_id, user_id=body["user"]["id"], overturn=overturn)
         if result.status != "done" and result.message:
             _tell(client, body, result.message)
         deliver(result)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from bot import modals, sales
 from bot.handoff import RejectionInput, decide, may_act
 from bot.i18n import t
-from bot.ids import ActionId, CallbackId, LeadRef, parse_reject_option
+from bot.ids import ActionId, CallbackId, LeadRef, database_id, parse_reject_option
 from bot.lifecycle import ContactChannel, RejectionReason, Stage
 from bot.modals import ModalMeta, SubmittedValues
 from bot.outbox import OutboxSender
@@ -117,8 +117,8 @@ def _answer_submission(ack: Ack, result: sales.ActionResult, default_block: str)
 def _find_duplicate(session: Session, lead: Lead, query: str) -> int | None:
     query = query.strip()
     conditions = [func.lower(Lead.email) == query.lower()]
-    if query.isdigit() and len(query) < 12:
-        conditions = [Lead.id == int(query)]
+    if (number := database_id(query)) is not None:
+        conditions = [Lead.id == number]
     found = session.scalars(select(Lead.id).where(*conditions, Lead.id != lead.id).order_by(Lead.id).limit(1)).first()
     return found
 
@@ -126,9 +126,13 @@ def _find_duplicate(session: Session, lead: Lead, query: str) -> int | None:
 def submit_rejection(rt: Runtime, body: dict[str, Any], view: dict[str, Any]) -> sales.ActionResult:
     """Validate the rejection modal and decide; the errors name the modal block they belong to."""
     user_id = body["user"]["id"]
-    meta = ModalMeta.decode(view.get("private_metadata") or "")
+    try:
+        meta = ModalMeta.decode(view.get("private_metadata") or "")
+        reason = RejectionReason(meta.reason or RejectionReason.OTHER.value)
+    except ValueError as error:
+        log.warning("sales.invalid_payload view=reject_modal error=%s", error)
+        return sales.ActionResult("not_found", 0, None, {})
     values = SubmittedValues(view)
-    reason = RejectionReason(meta.reason or RejectionReason.OTHER.value)
     note = values.text("note")
     with rt.db.transaction() as session:
         language = user_language(session, rt.config, rt.settings.default_language, user_id)
@@ -163,6 +167,15 @@ def submit_rejection(rt: Runtime, body: dict[str, Any], view: dict[str, Any]) ->
     if outcome.status == "done":
         return sales.ActionResult("done", meta.lead)
     return sales.ActionResult("not_allowed", meta.lead, outcome.message)
+
+
+def _meta(view: dict[str, Any]) -> ModalMeta | None:
+    """Read a submitted modal's metadata; None, logged, for a modal that is not one of ours."""
+    try:
+        return ModalMeta.decode(view.get("private_metadata") or "")
+    except ValueError as error:
+        log.warning("sales.invalid_payload view=%s error=%s", view.get("callback_id"), error)
+        return None
 
 
 def _block_ids(view: dict[str, Any]) -> set[str]:
@@ -261,23 +274,30 @@ def register(app: App, rt: Runtime, sender: OutboxSender) -> None:
         raw = str((action.get("selected_option") or {}).get("value") or "")
         lead_text, _, email = raw.partition("|")
         rep = rt.config.rep(email)
-        if not lead_text.isdigit() or rep is None:
+        lead_id = database_id(lead_text)
+        if lead_id is None or rep is None:
             log.warning("sales.invalid_payload action=lead_reassign")
             return
         run_action(client, body, lambda session, user: sales.reassign(
-            session, rt, lead_id=int(lead_text), user_id=user, rep=rep))
+            session, rt, lead_id=lead_id, user_id=user, rep=rep))
 
     # Modal submissions -----------------------------------------------------------------------
 
     @app.view(CallbackId.REJECT.value)
     def on_reject_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         result = submit_rejection(rt, body, view)
+        if result.status == "not_found" and result.message is None:
+            ack()  # a modal that was not ours: close it, change nothing
+            return
         _answer_submission(ack, result, "note")
         deliver(result)
 
     @app.view(CallbackId.CONTACT.value)
     def on_contact_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        meta = ModalMeta.decode(view.get("private_metadata") or "")
+        meta = _meta(view)
+        if meta is None:
+            ack()
+            return
         values = SubmittedValues(view)
         channel = ContactChannel(values.selected("channel") or ContactChannel.OTHER.value)
         with rt.db.transaction() as session:
@@ -288,7 +308,10 @@ def register(app: App, rt: Runtime, sender: OutboxSender) -> None:
 
     @app.view(CallbackId.DISCOVERY.value)
     def on_discovery_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        meta = ModalMeta.decode(view.get("private_metadata") or "")
+        meta = _meta(view)
+        if meta is None:
+            ack()
+            return
         values = SubmittedValues(view)
         with rt.db.transaction() as session:
             lead = session.get(Lead, meta.lead)
@@ -304,7 +327,10 @@ def register(app: App, rt: Runtime, sender: OutboxSender) -> None:
 
     @app.view(CallbackId.NURTURE.value)
     def on_nurture_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        meta = ModalMeta.decode(view.get("private_metadata") or "")
+        meta = _meta(view)
+        if meta is None:
+            ack()
+            return
         values = SubmittedValues(view)
         until = values.date("nurture_until")
         with rt.db.transaction() as session:
@@ -321,7 +347,10 @@ def register(app: App, rt: Runtime, sender: OutboxSender) -> None:
 
     @app.view(CallbackId.OPPORTUNITY.value)
     def on_opportunity_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        meta = ModalMeta.decode(view.get("private_metadata") or "")
+        meta = _meta(view)
+        if meta is None:
+            ack()
+            return
         values = SubmittedValues(view)
         with rt.db.transaction() as session:
             result = sales.mark_opportunity(session, rt, lead_id=meta.lead, user_id=body["user"]["id"],

@@ -71,12 +71,17 @@ class WebApp:
         return environ["wsgi.input"].read(length), None
 
     def _slack(self, environ: dict[str, Any], body: bytes, headers: dict[str, str], start_response: StartResponse) -> Iterable[bytes]:
-        request = BoltRequest(
-            body=body.decode("utf-8", errors="replace"),
-            query=parse_qs(environ.get("QUERY_STRING", "")),
-            headers={name: [value] for name, value in headers.items()},
-        )
-        response = self.bolt.dispatch(request)
+        try:
+            request = BoltRequest(
+                body=body.decode("utf-8", errors="replace"),
+                query=parse_qs(environ.get("QUERY_STRING", "")),
+                headers={name: [value] for name, value in headers.items()},
+            )
+            response = self.bolt.dispatch(request)
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError) as error:
+            # Bolt parses the payload before any listener runs and raises on shapes Slack never sends.
+            log.warning("slack.invalid_payload status=400 error=%s bytes=%s", type(error).__name__, len(body))
+            return _json(start_response, 400, {"error": "the Slack payload could not be read"})
         if response.status == 401:
             log.warning("slack.rejected status=401 reason=signature bytes=%s", len(body))
         payload = (response.body or "").encode()

@@ -1263,7 +1263,7 @@ class SlackStandin:
         self,
         method: str,
         predicate: Callable[[RecordedCall], bool] | None = None,
-        timeout: float = 5.0,
+        timeout: float = 15.0,
     ) -> RecordedCall:
         """Block until a call of ``method`` matching ``predicate`` is recorded, and return it.
 

@@ -73,7 +73,7 @@ def ruling(harness: Harness, user: str, action_id: str) -> None:
 
 
 def wait_status(harness: Harness, status: str) -> None:
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         with harness.rt.db.transaction() as session:
             if session.scalars(select(RejectionContest.status)).one() == status:

@@ -26,7 +26,7 @@ def published(harness: Harness, user: str) -> list[Any]:
 
 
 def wait_for_publish(harness: Harness, user: str, count: int = 1) -> Any:
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 15
     while len(published(harness, user)) < count and time.monotonic() < deadline:
         time.sleep(0.05)
     calls = published(harness, user)
