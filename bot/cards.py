@@ -46,7 +46,11 @@ def refresh_card(
     reroute does not send this update to the next rep's card.
     """
     rep = rt.config.rep(lead.rep_email)
-    user = rep.slack_user_id if rep else (decision.user_id if decision else None)
+    user: str | None = None
+    if rep is not None:
+        user = rep.slack_user_id
+    elif decision is not None:
+        user = decision.user_id
     language = user_language(session, rt.config, rt.settings.default_language, user)
     message = messages.lead_card(lead_view(lead, rt.config, language), language, rt.timezone_of(rep), decision,
                                  note=note, final=final)

@@ -56,7 +56,7 @@ def rejection_notice(rt: Runtime, lead: Lead, rejection: LeadTransition, languag
 
 
 def _judge(rt: Runtime, lead: Lead, rejection: LeadTransition) -> Person | None:
-    """The manager who rules: the rejecting rep's manager, else the lead's rep's manager."""
+    """Return the manager who rules: the rejecting rep's manager, else the lead's rep's manager."""
     rejecter = rt.config.person_by_slack_id(rejection.actor)
     rep = rt.config.rep(rejecter.email) if rejecter else None
     rep = rep or rt.config.rep(lead.rep_email)

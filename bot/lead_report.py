@@ -1,4 +1,4 @@
-"""The /lead answer: a lead's current state and its whole history, for the person who asked."""
+"""The /lead response: a lead's current state and its whole history, for the person who asked."""
 
 from __future__ import annotations
 

@@ -33,7 +33,7 @@ REFERENCE_LIMIT = 500
 
 
 class ModalMeta(BaseModel):
-    """What a modal carries in `private_metadata`: the lead, the card version and the chosen reason."""
+    """Modal `private_metadata`: the lead, the card version and the chosen reason."""
 
     model_config = ConfigDict(extra="forbid")
 

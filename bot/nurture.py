@@ -34,7 +34,7 @@ def reengage_due(rt: Runtime, *, limit: int = 500) -> ReengagementReport:
     """Score every nurture lead whose re-engagement date has come; one lead's failure never stops the rest.
 
     A lead that qualifies becomes an MQL again and is routed and announced like a new one.
-    One that does not stays in nurture without a date, and marketing is told in its channel.
+    One that does not stays in nurture without a date, and marketing gets a notice in its channel.
     """
     now = rt.clock.now()
     report = ReengagementReport()

@@ -37,7 +37,7 @@ OPEN_STAGES = frozenset({Stage.MQL, Stage.SAL, Stage.SQL, Stage.OPPORTUNITY})
 
 @dataclass(frozen=True)
 class ActionResult:
-    """What became of a rep's action: done, or why not, with per-field errors for a modal."""
+    """Outcome of a rep's action: done, or why not, with per-field errors for a modal."""
 
     status: Literal["done", "not_allowed", "wrong_stage", "invalid", "not_found"]
     lead_id: int
@@ -167,7 +167,7 @@ def discovery_errors(rt: Runtime, lead: Lead, answers: DiscoveryInput, language:
 def complete_discovery(
     session: Session, rt: Runtime, *, lead_id: int, user_id: str, answers: DiscoveryInput,
 ) -> ActionResult:
-    """Make the SAL an SQL when the discovery meets the minimum; otherwise say which condition is missing."""
+    """Make the SAL an SQL when the discovery meets the minimum; otherwise name the missing conditions."""
     lead, refusal, language = check_actor(session, rt, lead_id, user_id, {Stage.SAL})
     if refusal is not None or lead is None:
         return refusal or ActionResult("not_found", lead_id)
@@ -313,7 +313,7 @@ def close_from_crm(
     """Record won or lost reported by the CRM or an admin's CLI, making an SQL an opportunity first.
 
     This path has no Slack user to check: the webhook's signature or shell access to
-    the bot authorizes it, and `actor` says which ("crm", "cli").
+    the bot authorizes it, and `actor` records which ("crm", "cli").
     """
     language = rt.settings.default_language
     lead = session.get(Lead, lead_id)

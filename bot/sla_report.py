@@ -1,4 +1,4 @@
-"""The /sla answer: open breaches and leads at risk, per team and rep, with who and by how much."""
+"""The /sla response: open breaches and leads at risk, per team and rep, with who and by how much."""
 
 from __future__ import annotations
 

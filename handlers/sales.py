@@ -37,7 +37,7 @@ ModalBuilder = Callable[[Session, Lead, ModalMeta, str], dict[str, Any]]
 
 
 def _tell(client: WebClient, body: dict[str, Any], text: str) -> None:
-    """Answer the clicking user alone; an ephemeral message is transient, so a failure is only logged."""
+    """Send the clicking user an ephemeral message; it is transient, so a failure is only logged."""
     channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
     user = (body.get("user") or {}).get("id")
     if not channel or not user:
