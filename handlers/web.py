@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from slack_bolt import App, BoltRequest
+from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import text
 
 from bot.intake.webhook import handle_delivery
@@ -71,6 +72,10 @@ class WebApp:
         return environ["wsgi.input"].read(length), None
 
     def _slack(self, environ: dict[str, Any], body: bytes, headers: dict[str, str], start_response: StartResponse) -> Iterable[bytes]:
+        if _has_malformed_actions(body) and self._signed(body, headers):
+            # slack_bolt 1.30 answers 500 when an action is not an object; Slack never sends that shape.
+            log.warning("slack.invalid_payload status=400 error=actions bytes=%s", len(body))
+            return _json(start_response, 400, {"error": "the Slack payload could not be read"})
         try:
             request = BoltRequest(
                 body=body.decode("utf-8", errors="replace"),
@@ -89,6 +94,12 @@ class WebApp:
         start_response(f"{response.status} {REASONS.get(response.status, 'Status')}", header_list)
         return [payload]
 
+    def _signed(self, body: bytes, headers: dict[str, str]) -> bool:
+        secret = self.rt.settings.slack_signing_secret
+        if secret is None:
+            return False
+        return SignatureVerifier(secret.get_secret_value()).is_valid_request(body.decode("utf-8", errors="replace"), headers)
+
     def _health(self, start_response: StartResponse) -> Iterable[bytes]:
         try:
             with self.rt.db.engine.connect() as connection:
@@ -97,6 +108,18 @@ class WebApp:
             log.error("healthz.database_unreachable error=%s", type(error).__name__)
             return _json(start_response, 503, {"status": "database unreachable"})
         return _json(start_response, 200, {"status": "ok"})
+
+
+def _has_malformed_actions(body: bytes) -> bool:
+    """Tell whether an interaction payload lists an action that is not a JSON object."""
+    if not body.startswith(b"payload="):
+        return False
+    try:
+        payload = json.loads(parse_qs(body.decode("utf-8", errors="replace")).get("payload", ["{}"])[0])
+    except (ValueError, RecursionError):
+        return False
+    actions = payload.get("actions") if isinstance(payload, dict) else None
+    return isinstance(actions, list) and any(not isinstance(action, dict) for action in actions)
 
 
 def _headers(environ: dict[str, Any]) -> dict[str, str]:

@@ -542,12 +542,15 @@ class _CountedLines:
 
     With newline="" a text stream yields one item per physical line, whether it ends in
     "\\n", "\\r\\n" or "\\r", so the count matches the line numbers an editor shows.
+    `quotes` counts the '"' characters consumed since the caller last set it to 0. In
+    well-formed CSV an odd count at the end of a line means a quoted field is still open.
     """
 
     def __init__(self, lines: Iterable[str]) -> None:
         self._lines = iter(lines)
         self._pushed_back: list[str] = []
         self.count = 0
+        self.quotes = 0
 
     def __iter__(self) -> _CountedLines:
         return self
@@ -555,11 +558,13 @@ class _CountedLines:
     def __next__(self) -> str:
         line = self._pushed_back.pop() if self._pushed_back else next(self._lines)
         self.count += 1
+        self.quotes += line.count('"')
         return line
 
     def push_back(self, line: str) -> None:
         self._pushed_back.append(line)
         self.count -= 1
+        self.quotes -= line.count('"')
 
 
 def _detect_delimiter(header_line: str) -> str:
@@ -943,12 +948,15 @@ class LeadReader(Iterator[RowResult]):
     def _next_result(self) -> RowResult:
         while True:
             line = self._lines.count + 1
+            self._lines.quotes = 0
             try:
                 cells = next(self._reader)
             except StopIteration:
                 self.close()
                 raise
             except csv.Error as exc:
+                if "field larger than field limit" in str(exc):
+                    return RowError(line=line, column=None, reason=self._skip_oversized_row(line))
                 return RowError(line=line, column=None, reason=self._csv_error_reason(exc, line))
 
             if all(not cell.strip() for cell in cells):
@@ -964,6 +972,22 @@ class LeadReader(Iterator[RowResult]):
                     ),
                 )
             return self._converter.convert(line, cells)
+
+    def _skip_oversized_row(self, line: int) -> str:
+        """Skip the rest of a row whose field is over the csv module's limit, and describe it.
+
+        The csv reader stops in the middle of such a field. When the field is quoted and
+        spans lines, its later lines would otherwise be read as rows of their own.
+        """
+        while self._lines.quotes % 2 == 1:
+            try:
+                next(self._lines)
+            except StopIteration:
+                break
+        return (
+            f"a field has more than {csv.field_size_limit()} characters, so lines {line}-{self._lines.count} "
+            "were skipped; shorten the value or leave that column out of the export"
+        )
 
     def _csv_error_reason(self, exc: csv.Error, line: int) -> str:
         if "unexpected end of data" in str(exc):
