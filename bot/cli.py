@@ -279,6 +279,28 @@ def cmd_outcome(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from bot.export import write_funnel, write_history
+    from bot.metrics import FunnelFilter, PeriodError, compute_funnel, parse_period
+
+    rt = _runtime()
+    path = Path(args.output)
+    with path.open("w", encoding="utf-8", newline="") as stream:
+        if args.what == "history":
+            count = write_history(stream, rt, excel=args.excel)
+            print(f"{path}: {count} transitions")
+            return 0
+        try:
+            period = parse_period(args.period, rt.clock.now(), rt.config.teams[0].calendar.timezone)
+        except PeriodError as error:
+            raise SystemExit(str(error)) from None
+        with rt.db.transaction() as session:
+            funnel = compute_funnel(session, period, FunnelFilter(source=args.source, team_id=args.team))
+        write_funnel(stream, funnel, excel=args.excel)
+    print(f"{path}: metrics of {period.first_day} to {period.last_day}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
@@ -345,6 +367,15 @@ def build_parser() -> argparse.ArgumentParser:
     outcome.add_argument("outcome", choices=["won", "lost"], help="The deal's outcome.")
     outcome.add_argument("--opportunity", default=None, help="Opportunity reference, when the lead is still an SQL.")
     outcome.set_defaults(func=cmd_outcome)
+
+    export = sub.add_parser("export", help="Write the funnel metrics or the whole lead history as CSV.")
+    export.add_argument("what", choices=["metrics", "history"], help="Which data to write.")
+    export.add_argument("--output", required=True, help="Path of the CSV file to write.")
+    export.add_argument("--period", default="month", help="Period of the metrics (as /funnel takes it; default month).")
+    export.add_argument("--source", default=None, help="Only this lead source.")
+    export.add_argument("--team", default=None, help="Only this team id.")
+    export.add_argument("--excel", action="store_true", help="UTF-8 with BOM, semicolons and decimal commas, for Dutch Excel.")
+    export.set_defaults(func=cmd_export)
 
     demo = sub.add_parser("demo", help="Run the whole loop on a bundled example export against a local Slack stand-in.")
     demo.add_argument("--language", choices=["nl", "en"], default="nl", help="Language of the messages (default nl).")

@@ -196,3 +196,28 @@ def test_outcome_command_closes_an_sql(tmp_path: Path) -> None:
     again = run(["outcome", str(lead_id), "won"], env, tmp_path)
     assert again.returncode != 0
     assert "verloren" in again.stderr
+
+
+def test_export_history_and_metrics_for_excel(tmp_path: Path) -> None:
+    env = clean_env(tmp_path)
+    csv_path = tmp_path / "export.csv"
+    csv_path.write_text(
+        "Record ID;Email;Company Name;Industry;Number of Employees;Country/Region;HubSpot Score;Last Activity Date\n"
+        "1;a@kaasmakerij-fictief.nl;Kaasmakerij Fictief BV;Food & Beverage;120;NL;80;01-12-2026\n",
+        encoding="utf-8-sig",
+    )
+    assert run(["import", str(csv_path), "--no-deliver"], env, tmp_path).returncode == 0
+    history = tmp_path / "history.csv"
+    result = run(["export", "history", "--output", str(history), "--excel"], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    raw = history.read_bytes()
+    assert raw.startswith("\ufeff".encode())
+    lines = raw.decode("utf-8-sig").splitlines()
+    assert lines[0] == "lead_id;source;external_id;at;actor;from_stage;to_stage;reason"
+    assert len(lines) == 3  # created, then MQL or nurture
+    metrics = tmp_path / "metrics.csv"
+    result = run(["export", "metrics", "--output", str(metrics), "--period", "2000-01-01..2100-12-31"], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = metrics.read_text(encoding="utf-8").splitlines()
+    assert rows[0] == "period_start,period_end,metric,value"
+    assert any(row.endswith(",mqls,1") or row.endswith(",mqls,0") for row in rows)
