@@ -187,6 +187,25 @@ class Rejections(BaseModel):
         return {**DEFAULT_NEXT_ACTIONS, **value}
 
 
+class WeeklyDigest(BaseModel):
+    """The weekly MQL review digest: where and when it is posted."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channel: str = Field(pattern=SLACK_CHANNEL_ID_PATTERN, description="Channel id (C...) to post the digest in.")
+    weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = Field(
+        default="mon", description="Day of the weekly review."
+    )
+    time: str = Field(default="09:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+                      description="Local time (first team's time zone) at which the digest is posted, HH:MM.")
+
+
+class Digests(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    weekly: WeeklyDigest | None = Field(default=None, description="Weekly MQL review digest; off when unset.")
+
+
 class HandoffConfig(BaseModel):
     """The whole handoff configuration file."""
 
@@ -208,6 +227,7 @@ class HandoffConfig(BaseModel):
     rejections: Rejections = Field(default_factory=Rejections)
     targets: Targets = Field(default_factory=Targets)
     sales: SalesProcess = Field(default_factory=SalesProcess)
+    digests: Digests = Field(default_factory=Digests)
 
     @model_validator(mode="after")
     def _check_references(self) -> HandoffConfig:

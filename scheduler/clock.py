@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from bot.digest import due_weekly_digest
 from bot.events import forget_old_events
 from bot.nurture import reengage_due
 from bot.outbox import OutboxSender
@@ -31,6 +32,7 @@ def run_once(rt: Runtime, sender: OutboxSender) -> None:
         log.info("clock.reengage due=%s mql=%s nurture=%s failed=%s", reengaged.due, reengaged.requalified,
                  reengaged.still_nurture, reengaged.failed)
     forget_old_events(rt)
+    due_weekly_digest(rt)
     delivered = sender.deliver_due()
     if delivered.sent or delivered.retried or delivered.parked:
         log.info("clock.outbox sent=%s retried=%s parked=%s", delivered.sent, delivered.retried, delivered.parked)
