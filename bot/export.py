@@ -17,7 +17,7 @@ HISTORY_COLUMNS = ("lead_id", "source", "external_id", "at", "actor", "from_stag
 
 
 def _writer(stream: TextIO, *, excel: bool) -> csv.DictWriter[str]:
-    """A CSV writer; `excel` uses semicolons, as Excel does where the decimal separator is a comma."""
+    """Return a CSV writer; `excel` uses semicolons, as Excel does where the decimal separator is a comma."""
     if excel:
         stream.write("\ufeff")  # a BOM makes Excel read the file as UTF-8
     return csv.DictWriter(stream, fieldnames=[], delimiter=";" if excel else ",", lineterminator="\r\n")

@@ -41,19 +41,19 @@ def sla_report(rt: Runtime, *, user_id: str | None, team_id: str | None = None) 
     for clock, lead in rows:
         calendar = rt.calendar(lead.team_id)
         rep = rt.config.rep(clock.rep_email)
-        who = f"<@{rep.slack_user_id}>" if rep else "–"
+        owner = f"<@{rep.slack_user_id}>" if rep else "–"
         task = t(language, f"sla.task.{clock.kind}")
         company = lead_text(lead.company, language, 80)
         team = rt.config.team(lead.team_id).name
         if clock.due_at <= now:
             overdue = calendar.working_time_between(clock.due_at, now)
-            teams[team].append((0, t(language, "sla.breached_line", rep=who, company=company, task=task,
+            teams[team].append((0, t(language, "sla.breached_line", rep=owner, company=company, task=task,
                                      overdue=_hours(rt, language, overdue))))
             counts[team][0] += 1
         else:
             left = calendar.working_time_between(now, clock.due_at)
             if left <= risk:
-                teams[team].append((1, t(language, "sla.risk_line", rep=who, company=company, task=task,
+                teams[team].append((1, t(language, "sla.risk_line", rep=owner, company=company, task=task,
                                          left=_hours(rt, language, left))))
                 counts[team][1] += 1
     blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=t(language, "sla.title")))]
