@@ -25,6 +25,7 @@ class ActionId(StrEnum):
     UPHOLD = "rejection_uphold"
     OVERTURN = "rejection_overturn"
     LANGUAGE = "home_language"
+    ACKNOWLEDGE = "escalation_acknowledge"
 
 
 class CallbackId(StrEnum):

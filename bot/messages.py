@@ -291,7 +291,7 @@ def reminder(lead: LeadView, language: str, timezone: str, *, kind: str = "decis
 
 def escalation(lead: LeadView, rep_user_id: str, step: int, language: str, timezone: str,
                reassign_to: list[tuple[str, str]] | None = None, *, kind: str = "decision",
-               due: datetime | None = None) -> Message:
+               due: datetime | None = None, clock_id: int | None = None) -> Message:
     """Draw a breach for the manager, with a picker of `(name, e-mail)` reps to reassign the lead to."""
     company = lead_text(lead.company, language, 200)
     due = due or lead.decision_due_at
@@ -302,12 +302,18 @@ def escalation(lead: LeadView, rep_user_id: str, step: int, language: str, timez
         SectionBlock(text=MarkdownTextObject(text=t(language, "escalation.text", rep=rep, task=task, deadline=deadline))),
         ContextBlock(elements=[MarkdownTextObject(text=t(language, "escalation.step", step=step))]),
     ]
+    elements: list[Any] = []
+    if clock_id is not None:
+        elements.append(ButtonElement(text=t(language, "escalation.acknowledge"), action_id=ActionId.ACKNOWLEDGE.value,
+                                      value=str(clock_id)))
     if reassign_to:
         options = [Option(text=PlainTextObject(text=clip(name, 75, language)), value=f"{lead.id}|{email}"[:150])
                    for name, email in reassign_to[:100]]
-        blocks.append(ActionsBlock(block_id="escalation", elements=[StaticSelectElement(
+        elements.append(StaticSelectElement(
             action_id=ActionId.REASSIGN.value, placeholder=PlainTextObject(text=t(language, "card.reassign")),
-            options=options)]))
+            options=options))
+    if elements:
+        blocks.append(ActionsBlock(block_id="escalation", elements=elements))
     text = t(language, "escalation.fallback", rep=rep, task=task, deadline=deadline)
     return Message(text=text, blocks=[b.to_dict() for b in blocks])
 

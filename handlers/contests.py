@@ -20,6 +20,7 @@ from bot.modals import SubmittedValues
 from bot.outbox import OutboxSender
 from bot.preferences import set_user_language, user_language
 from bot.runtime import Runtime
+from bot.sla.clocks import acknowledge
 from handlers.sales import _tell
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,21 @@ def register(app: App, rt: Runtime, sender: OutboxSender) -> None:
     def on_overturn(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
         rule(body, action, client, overturn=True)
+
+    @app.action(ActionId.ACKNOWLEDGE.value)
+    def on_acknowledge(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        ack()
+        clock_id = database_id(str(action.get("value") or ""))
+        if clock_id is None:
+            log.warning("escalation.invalid_payload")
+            return
+        user_id = body["user"]["id"]
+        with rt.db.transaction() as session:
+            result = acknowledge(session, rt, clock_id=clock_id, user_id=user_id)
+            language = user_language(session, rt.config, rt.settings.default_language, user_id)
+        texts = {"done": "escalation.acknowledged", "already": "escalation.already_acknowledged",
+                 "not_allowed": "escalation.not_allowed", "not_found": "action.lead_not_found"}
+        _tell(client, body, t(language, texts[result.status], user=f"<@{result.by}>" if result.by else ""))
 
     @app.action(ActionId.LANGUAGE.value)
     def on_language(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:

@@ -180,6 +180,8 @@ class SlaClock(Base):
     schedule: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     next_step: Mapped[int] = mapped_column(Integer, default=0)
     next_alert_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64))
+    acknowledged_at: Mapped[datetime | None]
 
 
 class OutboxItem(Base):

@@ -167,7 +167,7 @@ def sweep(rt: Runtime, *, limit: int = 500) -> SweepReport:
     with rt.db.transaction() as session:
         due = list(session.execute(
             select(SlaClock.id, SlaClock.next_step)
-            .where(SlaClock.status == RUNNING, SlaClock.next_alert_at <= now)
+            .where(SlaClock.status == RUNNING, SlaClock.next_alert_at <= now, SlaClock.acknowledged_by.is_(None))
             .order_by(SlaClock.next_alert_at)
             .limit(limit)
         ))
@@ -252,7 +252,7 @@ def _enqueue_alert(session: Session, rt: Runtime, lead: Lead, clock: SlaClock, e
         others += [(r.name, r.email) for r in rt.config.reps if r.active and r.email != rep.email and r.team != rep.team]
         message = messages.escalation(lead_view(lead, rt.config, language), rep.slack_user_id, step_number, language,
                                       rt.timezone_of(person or rep), reassign_to=others, kind=clock.kind,
-                                      due=clock.due_at)
+                                      due=clock.due_at, clock_id=clock.id)
     return enqueue(session, key=key, kind=entry["kind"], method="chat.postMessage",
                    payload={"channel": channel, **message.to_payload()}, now=now, lead_id=lead.id)
 
@@ -267,3 +267,36 @@ def _escalation_target(rt: Runtime, rep: Any, target: str) -> tuple[str | None, 
     if target.startswith(("C", "G")):
         return target, None
     return None, None
+
+
+@dataclass(frozen=True)
+class AcknowledgeResult:
+    status: str  # done, already, not_allowed, not_found
+    by: str | None = None
+
+
+def acknowledge(session: Session, rt: Runtime, *, clock_id: int, user_id: str) -> AcknowledgeResult:
+    """Record that a manager saw a breach; the escalation chain then stops rising, once.
+
+    The rep's manager, a person named in the chain, or an admin may acknowledge.
+    """
+    clock = session.get(SlaClock, clock_id)
+    if clock is None:
+        return AcknowledgeResult("not_found")
+    rep = rt.config.rep(clock.rep_email)
+    manager = rt.config.manager_of(rep) if rep else None
+    chain_people = {rt.config.person(target).slack_user_id for target in rt.config.sla.escalation.chain
+                    if rt.config.person(target) is not None}
+    allowed = set(rt.config.admins) | chain_people | ({manager.slack_user_id} if manager else set())
+    if user_id not in allowed:
+        return AcknowledgeResult("not_allowed")
+    claimed = session.execute(
+        update(SlaClock).where(SlaClock.id == clock_id, SlaClock.acknowledged_by.is_(None))
+        .values(acknowledged_by=user_id, acknowledged_at=rt.clock.now(), next_alert_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        session.refresh(clock)
+        return AcknowledgeResult("already", clock.acknowledged_by)
+    log.info("sla.acknowledged clock=%s lead=%s by=%s", clock_id, clock.lead_id, user_id)
+    return AcknowledgeResult("done", user_id)

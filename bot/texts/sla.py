@@ -20,6 +20,16 @@ TEXTS: dict[str, dict[str, str]] = {
     "sla.task.discovery_scheduled": {"nl": "discovery plannen", "en": "schedule discovery"},
     "sla.task.discovery_completed": {"nl": "discovery afronden", "en": "complete discovery"},
     "sla.task.sql_decision": {"nl": "SQL-beslissing", "en": "SQL decision"},
+    "escalation.acknowledge": {"nl": "Gezien", "en": "Acknowledge"},
+    "escalation.acknowledged": {
+        "nl": "Escalatie bevestigd door {user}; de keten gaat niet verder.",
+        "en": "Escalation acknowledged by {user}; the chain goes no further.",
+    },
+    "escalation.already_acknowledged": {"nl": "Al bevestigd door {user}.", "en": "Already acknowledged by {user}."},
+    "escalation.not_allowed": {
+        "nl": "Alleen de manager, iemand uit de escalatieketen of een beheerder kan dit bevestigen.",
+        "en": "Only the manager, someone in the escalation chain or an admin can acknowledge this.",
+    },
     "sla.delay": {
         "nl": "Vertraging: systeem {system}, rep {rep}",
         "en": "Delay: system {system}, rep {rep}",

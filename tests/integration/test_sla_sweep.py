@@ -198,7 +198,8 @@ def test_escalation_offers_reassignment(runtime: Runtime, clock) -> None:  # typ
     sweep(runtime)
     with runtime.db.transaction() as session:
         escalation = session.scalars(select(OutboxItem).where(OutboxItem.kind == "escalation")).one()
-    [picker] = [e for b in escalation.payload["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    [picker] = [e for b in escalation.payload["blocks"] if b["type"] == "actions" for e in b["elements"]
+                if e["type"] == "static_select"]
     assert picker["action_id"] == "lead_reassign"
     values = [option["value"] for option in picker["options"]]
     assert values[0] == f"{lead_id}|daan.bakker@handoff-demo.nl"  # the same team first
@@ -230,3 +231,30 @@ def test_contact_attempt_stops_first_contact_clock(runtime: Runtime, clock) -> N
     with runtime.db.transaction() as session:
         status = session.scalars(select(SlaClock.status).where(SlaClock.kind == "first_contact")).one()
     assert status == "stopped"
+
+
+def test_acknowledged_escalation_stops_the_chain(runtime: Runtime, clock) -> None:  # type: ignore[no-untyped-def]
+    from bot.sla.clocks import acknowledge
+
+    runtime.config.sla.escalation.chain = ["manager", "C0HEADSALE"]
+    [lead_id] = add_leads(runtime, 1)
+    clock.set(datetime(2025, 4, 4, 8, 0, tzinfo=UTC))  # the deadline: the manager hears
+    sweep(runtime)
+    with runtime.db.transaction() as session:
+        escalation = session.scalars(select(OutboxItem).where(OutboxItem.kind == "escalation")).one()
+        clock_id = session.scalars(select(SlaClock.id).where(SlaClock.kind == "decision")).one()
+    buttons = [e for b in escalation.payload["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert buttons[0]["action_id"] == "escalation_acknowledge"
+    assert buttons[0]["value"] == str(clock_id)
+
+    with runtime.db.transaction() as session:
+        assert acknowledge(session, runtime, clock_id=clock_id, user_id="U0PIETERJ1").status == "not_allowed"
+    with runtime.db.transaction() as session:
+        assert acknowledge(session, runtime, clock_id=clock_id, user_id=EVA).status == "done"
+    with runtime.db.transaction() as session:
+        again = acknowledge(session, runtime, clock_id=clock_id, user_id=EVA)
+    assert (again.status, again.by) == ("already", EVA)
+
+    clock.set(datetime(2025, 4, 10, 8, 0, tzinfo=UTC))  # long past the second step
+    sweep(runtime)
+    assert [kind for kind, _, _ in alerts(runtime)] == ["escalation"]  # the head of sales never heard

@@ -85,3 +85,19 @@ def test_home_updates_after_a_decision(harness: Harness) -> None:
 def test_stranger_home_says_how_to_join(harness: Harness) -> None:
     open_home(harness, "U0STRANGER", "Ev004")
     assert "niet in de handoff-configuratie" in str(wait_for_publish(harness, "U0STRANGER").params["view"]["blocks"])
+
+
+def test_acknowledge_button_answers_the_manager(harness: Harness, clock: Any) -> None:
+    from sqlalchemy import select
+
+    from bot.slack_standin.interactions import block_action_body, button_action
+    from storage.models import SlaClock
+
+    harness.add_lead(1, owner_email="sanne.devries@handoff-demo.nl")
+    with harness.rt.db.transaction() as session:
+        clock_id = session.scalars(select(SlaClock.id).where(SlaClock.kind == "decision")).one()
+    body = block_action_body(user_id=EVA, channel_id=f"D{EVA}", message_ts="1",
+                             action=button_action("escalation_acknowledge", str(clock_id)))
+    assert harness.slack_post(body).status == 200
+    answer = harness.slack.wait_for("chat.postEphemeral")
+    assert answer.params["text"] == f"Escalatie bevestigd door <@{EVA}>; de keten gaat niet verder."
