@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 
 class DatabaseNotReady(Exception):
-    """The database schema is older than this code; the message says which command fixes it."""
+    """The database schema is older than this code. The message names the command that fixes it."""
 
 
 def prepare_database(url: str) -> None:

@@ -18,7 +18,7 @@ class SystemClock:
 
 
 class FixedClock:
-    """A clock that moves only when told to; for tests and the demo."""
+    """A clock that moves only when set or advanced; for tests and the demo."""
 
     def __init__(self, start: datetime) -> None:
         if start.tzinfo is None:

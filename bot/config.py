@@ -44,7 +44,7 @@ def _check_timezone(value: str | None) -> str | None:
 
 
 class ConfigError(Exception):
-    """The handoff configuration is missing or invalid; the message says where and how to fix it."""
+    """The handoff configuration is missing or invalid. The message names the key and the fix."""
 
 
 class Person(BaseModel):

@@ -1,4 +1,4 @@
-"""The /funnel answer, shared by the slash command, the CLI and the demo."""
+"""The /funnel response, shared by the slash command, the CLI and the demo."""
 
 from __future__ import annotations
 

@@ -146,7 +146,7 @@ def _refusal(session: Session, rt: Runtime, lead: Lead, user_id: str, language: 
 
 @dataclass(frozen=True)
 class RejectionInput:
-    """The rejection modal's answers: the reason and what its next action needs."""
+    """The rejection modal's values: the reason and what its next action needs."""
 
     reason: RejectionReason
     note: str | None = None
@@ -217,7 +217,8 @@ def _reject(
     if rejection.duplicate_of is not None:
         details["duplicate_of"] = rejection.duplicate_of
     language = user_language(session, rt.config, rt.settings.default_language, rep.slack_user_id if rep else None)
-    # The lead row is always locked before its clocks, so that concurrent decisions cannot deadlock.
+    # Like the accept path, this locks the lead row (in move) before it touches the clocks, so that
+    # concurrent decisions on one lead take their locks in the same order and cannot deadlock.
 
     if action is NextAction.REROUTE:
         chosen = rt.config.rep(rejection.reroute_to)

@@ -30,7 +30,7 @@ MAX_LINES_PER_SECTION = 25
 
 
 def _rep_emails_for(rt: Runtime, user_id: str) -> tuple[list[str], bool]:
-    """Return the reps whose leads this user sees, and whether the user sees them as their manager."""
+    """Return the reps whose leads this user's Home tab lists, and whether the user is their manager."""
     person = rt.config.person_by_slack_id(user_id)
     if person is None:
         return [], False
@@ -83,7 +83,7 @@ def _lead_sections(rt: Runtime, leads: list[Lead], now: datetime, language: str,
                    as_manager: bool) -> list[Block]:
     far = datetime.max.replace(tzinfo=now.tzinfo)
     mqls = [lead for lead in leads if lead.stage == "mql"]
-    # A manager sees breaches first; everyone sees the nearest deadline first after that.
+    # A manager gets breaches first, and everyone gets the nearest deadline first after that.
     mqls.sort(key=lambda lead: (not (as_manager and lead.decision_due_at is not None and lead.decision_due_at < now),
                                 lead.decision_due_at or far, lead.id))
     mql_lines = []

@@ -28,7 +28,7 @@ class RejectionReason(StrEnum):
 
 
 class NextAction(StrEnum):
-    """What happens to a rejected MQL."""
+    """Next action for a rejected MQL."""
 
     ARCHIVE = "archive"
     REROUTE = "reroute"

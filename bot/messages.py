@@ -279,7 +279,7 @@ def lead_card(lead: LeadView, language: str, timezone: str, decision: Decision |
 
 
 def reminder(lead: LeadView, language: str, timezone: str, *, kind: str = "decision", due: datetime | None = None) -> Message:
-    """Draw a reminder to the rep of what the clock `kind` asks for, and by when."""
+    """Draw a reminder to the rep of what the clock `kind` requires, and by when."""
     company = lead_text(lead.company, language, 200)
     due = due or lead.decision_due_at
     deadline = format_when(due, language, timezone) if due else "?"

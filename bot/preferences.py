@@ -13,7 +13,7 @@ from storage.models import UserSetting, WorkspaceSetting
 
 
 def user_language(session: Session, config: HandoffConfig, default: str, user_id: str | None, team_id: str | None = None) -> str:
-    """The user's own choice, else the configured person's, else the workspace's, else `default`."""
+    """Return the user's own choice, else the configured person's, else the workspace's, else `default`."""
     if user_id:
         chosen = session.scalar(select(UserSetting.language).where(UserSetting.slack_user_id == user_id))
         if chosen:

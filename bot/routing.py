@@ -65,7 +65,7 @@ def route(
     region: str | None,
     exclude: set[str] | None = None,
 ) -> RoutingDecision:
-    """Pick the rep for a lead and say why; `exclude` keeps a rejecting rep out of a reroute."""
+    """Pick the rep for a lead and record why; `exclude` keeps a rejecting rep out of a reroute."""
     exclude = exclude or set()
     owner = config.rep(owner_email)
     if owner is not None and owner.active and owner.email not in exclude:

@@ -139,7 +139,7 @@ def schedule_discovery(session: Session, rt: Runtime, *, lead_id: int, user_id: 
 
 @dataclass(frozen=True)
 class DiscoveryInput:
-    """The answers of the discovery modal."""
+    """The values submitted in the discovery modal."""
 
     met: dict[str, bool]
     notes: dict[str, str]
@@ -148,7 +148,7 @@ class DiscoveryInput:
 
 
 def discovery_errors(rt: Runtime, lead: Lead, answers: DiscoveryInput, language: str) -> dict[str, str]:
-    """Name each condition of the SQL minimum that the answers do not meet, by modal block id."""
+    """Name each condition of the SQL minimum that the submitted values do not meet, by modal block id."""
     methodology = rt.config.methodology(lead.team_id)
     criteria = BANT_CRITERIA if methodology == "bant" else MEDDIC_CRITERIA
     needed = rt.config.sales.bant_min_met if methodology == "bant" else rt.config.sales.meddic_min_met

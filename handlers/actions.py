@@ -118,7 +118,7 @@ def _failure_text(rt: Runtime, payload: ActionPayload, reference: str) -> str:
 
 
 def _tell(rt: Runtime, client: WebClient, payload: ActionPayload, text: str) -> None:
-    """Send an ephemeral answer; it is transient by nature, so a failure is logged, not queued."""
+    """Send an ephemeral message. It is transient by nature, so a failure is logged, not queued."""
     if payload.channel_id is None:
         return
     try:

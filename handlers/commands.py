@@ -55,7 +55,7 @@ def register(app: App, rt: Runtime) -> None:
 
 
 def handoff_command(rt: Runtime, payload: CommandPayload) -> str:
-    """Run `/handoff taal nl|en` or `/handoff help` and return the answer for the user."""
+    """Run `/handoff taal nl|en` or `/handoff help` and return the text for the user."""
     words = payload.text.split()
     with rt.db.transaction() as session:
         language = user_language(session, rt.config, rt.settings.default_language, payload.user_id, payload.team_id)

@@ -73,7 +73,7 @@ class WebApp:
 
     def _slack(self, environ: dict[str, Any], body: bytes, headers: dict[str, str], start_response: StartResponse) -> Iterable[bytes]:
         if _has_malformed_actions(body) and self._signed(body, headers):
-            # slack_bolt 1.30 answers 500 when an action is not an object; Slack never sends that shape.
+            # slack_bolt 1.30 responds 500 when an action is not an object, and Slack never sends that shape.
             log.warning("slack.invalid_payload status=400 error=actions bytes=%s", len(body))
             return _json(start_response, 400, {"error": "the Slack payload could not be read"})
         try:

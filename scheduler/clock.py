@@ -23,7 +23,7 @@ RETENTION_FIRST_DELAY = timedelta(minutes=5)
 
 
 def run_once(rt: Runtime, sender: OutboxSender) -> None:
-    """One tick: enqueue what fell due, then deliver what is waiting. Safe to run in several processes."""
+    """Run one tick: enqueue what fell due, then deliver what is waiting. Safe to run in several processes."""
     report = sweep(rt)
     if report.due:
         log.info("clock.sweep due=%s enqueued=%s skipped=%s failed=%s", report.due, report.enqueued, report.skipped, report.failed)

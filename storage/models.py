@@ -43,7 +43,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value.isoformat()} refused: store aware datetimes")
+            raise ValueError(f"naive datetime {value.isoformat()} is invalid: store timezone-aware datetimes")
         value = value.astimezone(UTC)
         if dialect.name == "sqlite":
             return value.replace(tzinfo=None)

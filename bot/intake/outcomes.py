@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class OutcomeInput(BaseModel):
-    """Won or lost for the lead the CRM knows as (source, external id)."""
+    """Won or lost for the lead that the CRM identifies by (source, external id)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 

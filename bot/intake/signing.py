@@ -11,7 +11,7 @@ VERSION = "v1"
 
 
 class SignatureError(Exception):
-    """The delivery's signature is missing, stale or wrong; answered with 401."""
+    """The delivery's signature is missing, stale or wrong, so the request gets a 401."""
 
 
 def sign(secret: str, timestamp: int | str, body: bytes) -> str:

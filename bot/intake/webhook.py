@@ -136,7 +136,7 @@ def _handle_outcomes(rt: Runtime, items: list[object], signature: str) -> Webhoo
 
 
 def handle_delivery(rt: Runtime, body: bytes, headers: dict[str, str], *, now_epoch: float) -> WebhookResponse:
-    """Answer a POST /leads: 401 for a bad signature, 400 for bad input, 200 with the lead ids."""
+    """Handle a POST /leads: 401 for a bad signature, 400 for bad input, 200 with the lead ids."""
     secret = rt.settings.webhook_secret
     if secret is None or not secret.get_secret_value():
         return WebhookResponse(503, {"error": "intake webhook disabled: set HANDOFF_WEBHOOK_SECRET to enable it"})

@@ -26,7 +26,7 @@ def block_action_body(
     *, user_id: str, action: dict[str, Any], channel_id: str, message_ts: str, team_id: str = "T0HANDOFF",
     response_url: str = "https://hooks.slack.com/actions/T0HANDOFF/1/x", trigger_id: str = "1.2.3",
 ) -> str:
-    """The form-encoded body of a block_actions interaction on a message."""
+    """Build the form-encoded body of a block_actions interaction on a message."""
     payload = {
         "type": "block_actions",
         "team": {"id": team_id, "domain": "handoff"},
@@ -54,7 +54,7 @@ def select_action(action_id: str, value: str) -> dict[str, Any]:
 
 def slash_command_body(*, command: str, text: str, user_id: str, channel_id: str, response_url: str,
                        team_id: str = "T0HANDOFF", trigger_id: str = "1.2.3") -> str:
-    """The form-encoded body of a slash command."""
+    """Build the form-encoded body of a slash command."""
     return urlencode({
         "token": "legacy-verification-token", "team_id": team_id, "team_domain": "handoff",
         "channel_id": channel_id, "channel_name": "sales", "user_id": user_id, "user_name": user_id.lower(),
@@ -65,7 +65,7 @@ def slash_command_body(*, command: str, text: str, user_id: str, channel_id: str
 
 def view_submission_body(*, user_id: str, callback_id: str, private_metadata: str, values: dict[str, dict[str, Any]],
                          view_id: str = "V0HANDOFF1", team_id: str = "T0HANDOFF", blocks: list[dict[str, Any]] | None = None) -> str:
-    """The form-encoded body of a modal submission; `values` is `view.state.values` keyed by block id."""
+    """Build the form-encoded body of a modal submission; `values` is `view.state.values` keyed by block id."""
     payload = {
         "type": "view_submission",
         "team": {"id": team_id, "domain": "handoff"},
@@ -98,7 +98,7 @@ def checkbox_values(block_id: str, values: list[str]) -> dict[str, dict[str, Any
 
 
 def event_callback_body(*, event_id: str, event: dict[str, Any], team_id: str = "T0HANDOFF") -> str:
-    """The JSON body of an Events API delivery."""
+    """Build the JSON body of an Events API delivery."""
     return json.dumps({
         "token": "legacy-verification-token", "team_id": team_id, "api_app_id": "A0HANDOFF",
         "type": "event_callback", "event_id": event_id, "event_time": int(time.time()), "event": event,

@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 # It is not a Web API method: on Slack that URL is a pre-signed files host URL.
 UPLOAD_METHOD = "upload"
 # Name under which messages posted to an interaction's response_url (root_url + "response/<any>")
-# are recorded. Slack answers such a post with the plain text "ok".
+# are recorded. Slack responds to such a post with the plain text "ok".
 RESPONSE_URL_METHOD = "response_url"
 
 # Block Kit and message limits from Slack's Block Kit and chat.postMessage reference.

@@ -98,7 +98,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "clock.discovery_completed": {"nl": "discovery met *{company}* afronden", "en": "complete discovery with *{company}*"},
     "clock.sql_decision": {"nl": "SQL-beslissing over *{company}* nemen", "en": "decide whether *{company}* is an SQL"},
     "escalation.step": {"nl": "Escalatiestap {step}", "en": "Escalation step {step}"},
-    # Errors and ephemeral answers
+    # Errors and ephemeral messages
     "action.already_handled": {
         "nl": "Deze lead is al behandeld door {user} ({stage}).",
         "en": "This lead was already handled by {user} ({stage}).",

@@ -1,4 +1,4 @@
-"""The handoff through Slack: signed requests into the real Bolt app, answers from the stand-in."""
+"""The handoff through Slack: signed requests into the real Bolt app, responses recorded by the stand-in."""
 
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ PIETER = "U0PIETERJ1"
 def card_of(harness: Any, lead_id: int) -> tuple[str, str]:
     with harness.rt.db.transaction() as session:
         lead = session.get(Lead, lead_id)
-        assert lead is not None and lead.card_channel and lead.card_ts
+        assert lead is not None
+        assert lead.card_channel
+        assert lead.card_ts
         return lead.card_channel, lead.card_ts
 
 
@@ -132,7 +134,7 @@ def test_simultaneous_clicks_change_lead_once(harness: Any, slack: Any) -> None:
     while len(slack.calls("chat.update")) < 1 and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.3)
-    # The losers are told: an ephemeral for a click, a modal error for a submission.
+    # Each losing request gets a message: an ephemeral for a click, a modal error for a submission.
     assert len(slack.calls("chat.update")) == 1
     with harness.rt.db.transaction() as session:
         decisions = list(session.scalars(

@@ -59,7 +59,7 @@ def test_server_error_backs_off_and_recovers(harness: Harness, slack: Any, clock
     assert len(slack.messages()) == 1
 
 
-def test_slack_down_for_an_hour_delays_but_loses_nothing(harness: Harness, slack: Any, clock: Any) -> None:
+def test_hour_long_outage_loses_nothing(harness: Harness, slack: Any, clock: Any) -> None:
     for number in range(1, 6):
         queue_lead(harness, number)
     slack.fail_next("chat.postMessage", status=503, times=1000)

@@ -107,7 +107,9 @@ def test_real_export_end_to_end(dataset: str, database_url: str, db: Any, clock:
             assert fresh is not None
             channel, ts, version = fresh.card_channel, fresh.card_ts, fresh.version
         rep = config.rep(lead.rep_email)
-        assert rep is not None and channel and ts
+        assert rep is not None
+        assert channel
+        assert ts
         ref = LeadRef(lead=lead.id, v=version)
         if index < 3:
             action = button_action(ActionId.ACCEPT.value, ref.encode())

@@ -60,7 +60,7 @@ def test_numbers_use_language_grouping() -> None:
     assert "1,200" in all_text(lead_card(view(), "en", "Europe/Amsterdam").blocks)
 
 
-def test_decided_card_has_no_buttons_and_names_the_decider() -> None:
+def test_decided_card_names_decider() -> None:
     decision = Decision(accepted=True, user_id="U0SANNEDV1", at=datetime(2025, 3, 31, 7, 30, tzinfo=UTC))
     message = lead_card(view(), "nl", "Europe/Amsterdam", decision)
     assert not [b for b in message.blocks if b["type"] == "actions"]

@@ -57,7 +57,7 @@ def test_fit_without_engagement_goes_to_nurture() -> None:
     assert not result.is_mql
 
 
-def test_engaged_non_fit_is_not_mql_and_not_nurture() -> None:
+def test_engaged_non_fit_is_neither() -> None:
     result = evaluate(Facts(employees=5), CRITERIA, NOW)
     assert not result.fit
     assert result.engaged
