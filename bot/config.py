@@ -138,6 +138,18 @@ class Escalation(BaseModel):
     delay_working_hours: Decimal = Field(default=Decimal(4), gt=0, description="Working hours between two steps.")
 
 
+class AutoReassign(BaseModel):
+    """Optional policy: give a lead to the next rep of its team when one of `clocks` breaches."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(default=False, description="Reassign automatically after a breach; off by default.")
+    clocks: list[Literal["decision", "first_contact"]] = Field(
+        default_factory=lambda: ["decision", "first_contact"], description="Clocks whose breach reassigns the lead.",
+    )
+    teams: list[str] = Field(default_factory=list, description="Team ids the policy applies to; empty means every team.")
+
+
 class SlaPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -157,6 +169,12 @@ class SlaPolicy(BaseModel):
     )
     reminders: Reminders = Field(default_factory=Reminders)
     escalation: Escalation = Field(default_factory=Escalation)
+    auto_reassign: AutoReassign = Field(default_factory=AutoReassign)
+
+    def auto_reassigns(self, team_id: str | None, kind: str) -> bool:
+        """Return whether a breach of the clock `kind` on a lead of `team_id` reassigns the lead."""
+        policy = self.auto_reassign
+        return policy.enabled and kind in policy.clocks and (not policy.teams or team_id in policy.teams)
 
 
 class RateTarget(BaseModel):
@@ -260,6 +278,10 @@ class HandoffConfig(BaseModel):
         if not fallback_rep.active:
             raise ValueError(f"fallback_owner: {self.fallback_owner!r} is inactive; choose an active rep")
         self.fallback_owner = fallback
+        for index, team_id in enumerate(self.sla.auto_reassign.teams):
+            if team_id not in team_ids:
+                raise ValueError(f"sla.auto_reassign.teams[{index}]: unknown team {team_id!r}; "
+                                 f"configured teams: {', '.join(sorted(team_ids))}")
         for index, target in enumerate(self.sla.escalation.chain):
             if target == "manager" or target.lower() in known or re.match(SLACK_CHANNEL_ID_PATTERN, target):
                 continue

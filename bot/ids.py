@@ -26,6 +26,10 @@ class ActionId(StrEnum):
     OVERTURN = "rejection_overturn"
     LANGUAGE = "home_language"
     ACKNOWLEDGE = "escalation_acknowledge"
+    SNOOZE = "sla_snooze"
+    PAUSE = "sla_pause"
+    RESUME = "sla_resume"
+    NURTURE_NOTES = "sla_nurture_notes"
 
 
 class CallbackId(StrEnum):
@@ -37,6 +41,8 @@ class CallbackId(StrEnum):
     NURTURE = "nurture_modal"
     OPPORTUNITY = "opportunity_modal"
     CONTEST = "contest_modal"
+    PAUSE = "sla_pause_modal"
+    NURTURE_NOTES = "sla_nurture_notes_modal"
 
 
 class BlockId(StrEnum):

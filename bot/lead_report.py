@@ -23,7 +23,7 @@ from bot.messages import HEADER_TEXT_LIMIT, SECTION_TEXT_LIMIT, Message, clip, e
 from bot.preferences import user_language
 from bot.runtime import Runtime
 from bot.views import lead_view
-from storage.models import Lead, LeadTransition
+from storage.models import ClockPause, Lead, LeadTransition, SlaClock
 
 MAX_LEADS_SHOWN = 3
 MAX_HISTORY_LINES = 40
@@ -52,7 +52,28 @@ def _reason(reason: str, language: str) -> str:
     return escape_mrkdwn(reason)
 
 
-def lead_blocks(rt: Runtime, lead: Lead, transitions: list[LeadTransition], language: str, timezone: str) -> list[Block]:
+def pause_lines(rt: Runtime, lead: Lead, pauses: list[tuple[ClockPause, str]], language: str, timezone: str) -> list[str]:
+    """List each pause of the lead's clocks with its reason and working time, under a total."""
+    from bot.sla.pauses import paused_working_time
+
+    now = rt.clock.now()
+    lines: list[str] = []
+    total = timedelta(0)
+    for pause_row, kind in pauses:
+        span = paused_working_time(rt, lead.team_id, pause_row, now)
+        total += span
+        reason = t(language, f"sla.pause.reason.{pause_row.reason}")
+        if pause_row.note:
+            reason += f" ({lead_text(pause_row.note, language, 200)})"
+        duration = _span(span, language) + ("" if pause_row.ended_at else f", {t(language, 'lead.pause_open')}")
+        lines.append(t(language, "lead.pause_line", when=format_when(pause_row.paused_at, language, timezone),
+                       task=t(language, f"sla.task.{kind}"), reason=reason, actor=_actor(pause_row.paused_by),
+                       duration=duration))
+    return [t(language, "lead.pauses", count=len(pauses), total=_span(total, language)), *lines[-MAX_HISTORY_LINES:]]
+
+
+def lead_blocks(rt: Runtime, lead: Lead, transitions: list[LeadTransition], language: str, timezone: str,
+                pauses: list[tuple[ClockPause, str]] | None = None) -> list[Block]:
     view = lead_view(lead, rt.config, language)
     rep = rt.config.rep(lead.rep_email)
     company = (lead.company or "").strip() or t(language, "card.unknown")
@@ -87,6 +108,9 @@ def lead_blocks(rt: Runtime, lead: Lead, transitions: list[LeadTransition], lang
     if len(transitions) > MAX_HISTORY_LINES:
         lines.insert(0, "_" + t(language, "lead.history_more", count=len(transitions) - MAX_HISTORY_LINES) + "_")
     blocks.append(SectionBlock(text=MarkdownTextObject(text=clip("\n".join([header, *lines]), SECTION_TEXT_LIMIT, language))))
+    if pauses:
+        text = "\n".join(pause_lines(rt, lead, pauses, language, timezone))
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(text, SECTION_TEXT_LIMIT, language))))
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"{lead.source} · {escape_mrkdwn(lead.external_id)[:200]} · "
                                                                  f"{format_day(lead.created_at, language)}")]))
     return blocks
@@ -118,7 +142,10 @@ def lead_report(rt: Runtime, *, query: str, user_id: str, team_id: str | None = 
                 blocks.append(DividerBlock())
             transitions = list(session.scalars(
                 select(LeadTransition).where(LeadTransition.lead_id == lead.id).order_by(LeadTransition.id)))
-            blocks.extend(lead_blocks(rt, lead, transitions, language, timezone))
+            pauses = [(row, kind) for row, kind in session.execute(
+                select(ClockPause, SlaClock.kind).join(SlaClock, SlaClock.id == ClockPause.clock_id)
+                .where(ClockPause.lead_id == lead.id).order_by(ClockPause.id))]
+            blocks.extend(lead_blocks(rt, lead, transitions, language, timezone, pauses))
         first = matches[0]
         text = t(language, "lead.fallback", id=first.id, company=escape_mrkdwn((first.company or "?")[:200]),
                  stage=_stage(first.stage, language))

@@ -278,15 +278,36 @@ def lead_card(lead: LeadView, language: str, timezone: str, decision: Decision |
     return Message(text=clip(text, FALLBACK_TEXT_LIMIT, language), blocks=[b.to_dict() for b in blocks])
 
 
-def reminder(lead: LeadView, language: str, timezone: str, *, kind: str = "decision", due: datetime | None = None) -> Message:
-    """Draw a reminder to the rep of what the clock `kind` requires, and by when."""
+SNOOZE_CHOICES = ("hour", "morning", "day")
+
+
+def reminder(lead: LeadView, language: str, timezone: str, *, kind: str = "decision", due: datetime | None = None,
+             clock_id: int | None = None, step: int | None = None) -> Message:
+    """Draw a reminder to the rep of what the clock `kind` requires, and by when.
+
+    With `clock_id` and `step` the owner gets the clock's controls: snooze the next reminder and pause the
+    clock; a nurture-notes reminder also gets the button that opens the notes modal.
+    """
     company = lead_text(lead.company, language, 200)
     due = due or lead.decision_due_at
     deadline = format_when(due, language, timezone) if due else "?"
     task = t(language, f"clock.{kind}", company=company)
     body = t(language, "reminder.text", task=task, deadline=deadline)
     text = t(language, "reminder.fallback", task=task, deadline=deadline)
-    return Message(text=text, blocks=[SectionBlock(text=MarkdownTextObject(text=body)).to_dict()])
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=body))]
+    if clock_id is not None and step is not None:
+        elements: list[Any] = []
+        if kind == "nurture_notes":
+            elements.append(ButtonElement(text=t(language, "sla.nurture_notes.button"), style="primary",
+                                          action_id=ActionId.NURTURE_NOTES.value, value=str(lead.id)))
+        elements.append(StaticSelectElement(
+            action_id=ActionId.SNOOZE.value, placeholder=PlainTextObject(text=t(language, "sla.snooze.placeholder")),
+            options=[Option(text=PlainTextObject(text=t(language, f"sla.snooze.{choice}")),
+                            value=f"{clock_id}|{step}|{choice}") for choice in SNOOZE_CHOICES]))
+        elements.append(ButtonElement(text=t(language, "sla.pause.button"), action_id=ActionId.PAUSE.value,
+                                      value=str(clock_id)))
+        blocks.append(ActionsBlock(block_id="sla_reminder", elements=elements))
+    return Message(text=text, blocks=[block.to_dict() for block in blocks])
 
 
 def escalation(lead: LeadView, rep_user_id: str, step: int, language: str, timezone: str,

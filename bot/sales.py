@@ -22,8 +22,10 @@ from bot.sla.clocks import (
     CADENCE,
     DISCOVERY_SCHEDULED,
     FIRST_CONTACT,
+    OPEN_STATUSES,
     SAL_CLOCKS,
     start_decision_clock,
+    start_first_contact_clock,
     start_sql_decision_clock,
     stop_clocks,
 )
@@ -223,6 +225,10 @@ def return_to_nurture(
     except StaleLead:
         return ActionResult("wrong_stage", lead_id, t(language, "sales.changed_meanwhile"))
     stop_clocks(session, lead.id, now=now)
+    if not notes.strip():
+        from bot.sla.documentation import start_nurture_notes_clock
+
+        start_nurture_notes_clock(session, rt, lead, now=now)
     refresh_card(session, rt, lead)
     log.info("lead.returned_to_nurture lead=%s by=%s", lead.id, user_id)
     return ActionResult("done", lead_id)
@@ -280,6 +286,17 @@ def reassign(session: Session, rt: Runtime, *, lead_id: int, user_id: str, rep: 
         return ActionResult("wrong_stage", lead_id, message)
     if rep.email == lead.rep_email:
         return ActionResult("invalid", lead_id, t(language, "sales.same_rep"), {"rep": t(language, "sales.same_rep")})
+    return hand_over(session, rt, lead, rep, actor=user_id, language=language,
+                     note=t(language, "sales.reassigned_to", rep=f"<@{rep.slack_user_id}>"))
+
+
+def hand_over(session: Session, rt: Runtime, lead: Lead, rep: Rep, *, actor: str, language: str, note: str) -> ActionResult:
+    """Move an open lead to `rep`: the path of the manager's Reassign and of the reassignment after a breach.
+
+    The caller checks who may do this. The old card closes with `note`, the new rep gets a
+    fresh card and fresh decision and first-contact clocks while those are still open.
+    """
+    lead_id = lead.id
     now = rt.clock.now()
     previous = lead.rep_email
     decision = RoutingDecision(rep=rep, team_id=rep.team, rule="reassigned", detail=previous or "")
@@ -290,19 +307,21 @@ def reassign(session: Session, rt: Runtime, *, lead_id: int, user_id: str, rep: 
     try:
         with session.begin_nested():
             refresh_card(session, rt, lead, key="reassigned", final=True, card=(lead.card_channel, lead.card_ts),
-                         note=t(language, "sales.reassigned_to", rep=f"<@{rep.slack_user_id}>"))
-            move(session, lead, Stage(lead.stage), actor=user_id, reason="reassigned", now=now, same_stage=True,
+                         note=note)
+            move(session, lead, Stage(lead.stage), actor=actor, reason="reassigned", now=now, same_stage=True,
                  details={"from_rep": previous, "to_rep": rep.email}, **fields)
     except StaleLead:
         return ActionResult("wrong_stage", lead_id, t(language, "sales.changed_meanwhile"))
     if lead.stage == Stage.MQL.value:
         start_decision_clock(session, rt, lead, now=now)
     else:
-        # The running clocks now alert the new rep.
-        session.execute(update(SlaClock).where(SlaClock.lead_id == lead.id, SlaClock.status == "running")
+        # The running and paused clocks now alert the new rep.
+        session.execute(update(SlaClock).where(SlaClock.lead_id == lead.id, SlaClock.status.in_(OPEN_STATUSES))
                         .values(rep_email=rep.email).execution_options(synchronize_session=False))
+        if lead.first_contact_at is None:
+            start_first_contact_clock(session, rt, lead, now=now)
     enqueue_card(session, rt, lead, rep, now=now, key_suffix="reassigned")
-    log.info("lead.reassigned lead=%s by=%s to=%s", lead.id, user_id, rep.slack_user_id)
+    log.info("lead.reassigned lead=%s by=%s to=%s", lead.id, actor, rep.slack_user_id)
     return ActionResult("done", lead_id)
 
 

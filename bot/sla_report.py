@@ -9,11 +9,11 @@ from decimal import Decimal
 from slack_sdk.models.blocks import Block, HeaderBlock, MarkdownTextObject, PlainTextObject, SectionBlock
 from sqlalchemy import select
 
-from bot.i18n import format_number, t
+from bot.i18n import format_number, format_when, t
 from bot.messages import SECTION_TEXT_LIMIT, Message, clip, lead_text
 from bot.preferences import user_language
 from bot.runtime import Runtime
-from storage.models import Lead, SlaClock
+from storage.models import ClockPause, Lead, SlaClock
 
 # A clock is at risk when this many working hours or fewer are left.
 AT_RISK_WORKING_HOURS = Decimal(4)
@@ -36,6 +36,11 @@ def sla_report(rt: Runtime, *, user_id: str | None, team_id: str | None = None) 
             select(SlaClock, Lead).join(Lead, Lead.id == SlaClock.lead_id)
             .where(SlaClock.status == "running", SlaClock.due_at <= horizon).order_by(SlaClock.due_at)
         ))
+        paused_rows = list(session.execute(
+            select(SlaClock, Lead, ClockPause).join(Lead, Lead.id == SlaClock.lead_id)
+            .join(ClockPause, (ClockPause.clock_id == SlaClock.id) & ClockPause.ended_at.is_(None))
+            .where(SlaClock.status == "paused").order_by(ClockPause.paused_at)
+        ))
     teams: dict[str, list[tuple[int, str]]] = defaultdict(list)
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for clock, lead in rows:
@@ -57,13 +62,24 @@ def sla_report(rt: Runtime, *, user_id: str | None, team_id: str | None = None) 
                                          left=_hours(rt, language, left))))
                 counts[team][1] += 1
     blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=t(language, "sla.title")))]
-    if not teams:
+    if not teams and not paused_rows:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=t(language, "sla.none"))))
     for team, lines in sorted(teams.items()):
         breached, at_risk = counts[team]
         header = t(language, "sla.team", team=team, breached=breached, at_risk=at_risk)
         body = [line for _, line in sorted(lines, key=lambda item: item[0])][:MAX_LINES_PER_TEAM]
         blocks.append(SectionBlock(text=MarkdownTextObject(text=clip("\n".join([header, *body]), SECTION_TEXT_LIMIT, language))))
+    if paused_rows:
+        # Paused clocks are listed apart: their deadline moves on at resume, so they are neither breached nor at risk.
+        timezone = rt.timezone_of(rt.config.person_by_slack_id(user_id) if user_id else None, team_id)
+        lines = [t(language, "sla.paused_header", count=len(paused_rows))]
+        for clock, lead, pause_row in paused_rows[:MAX_LINES_PER_TEAM]:
+            rep = rt.config.rep(clock.rep_email)
+            lines.append(t(language, "sla.paused_line", rep=f"<@{rep.slack_user_id}>" if rep else "–",
+                           company=lead_text(lead.company, language, 80), task=t(language, f"sla.task.{clock.kind}"),
+                           since=format_when(pause_row.paused_at, language, timezone),
+                           reason=t(language, f"sla.pause.reason.{pause_row.reason}")))
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip("\n".join(lines), SECTION_TEXT_LIMIT, language))))
     total_breached = sum(c[0] for c in counts.values())
     total_risk = sum(c[1] for c in counts.values())
     return Message(text=t(language, "sla.fallback", breached=total_breached, at_risk=total_risk),

@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 from bot.outbox import OutboxSender
 from bot.people import load_slack_timezones
 from bot.runtime import Runtime
-from handlers import actions, commands, contests, events, sales
+from handlers import actions, commands, contests, events, sales, sla
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,7 @@ def build_app(rt: Runtime, client: WebClient | None = None, *, verify_token: boo
     actions.register(app, rt, sender)
     sales.register(app, rt, sender)
     contests.register(app, rt, sender)
+    sla.register(app, rt, sender)
     commands.register(app, rt)
 
     @app.error

@@ -290,3 +290,43 @@ class RejectionContest(Base):
     status: Mapped[str] = mapped_column(String(16), default="open")
     resolved_by: Mapped[str | None] = mapped_column(String(64))
     resolved_at: Mapped[datetime | None]
+
+
+class ClockPause(Base):
+    """A pause of one SLA clock by its owner: who, when, why, and when it ended.
+
+    `paused_working_seconds` is the working time between `paused_at` and `ended_at`
+    in the team's calendar, filled when the pause ends; the clock's deadline moved by it.
+    """
+
+    __tablename__ = "sla_clock_pauses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    clock_id: Mapped[int] = mapped_column(ForeignKey("sla_clocks.id", ondelete="CASCADE"), index=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    paused_by: Mapped[str] = mapped_column(String(64))
+    paused_at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text)
+    ended_at: Mapped[datetime | None]
+    ended_by: Mapped[str | None] = mapped_column(String(64))
+    paused_working_seconds: Mapped[int | None] = mapped_column(Integer)
+
+
+class ClockSnooze(Base):
+    """A snoozed reminder: the owner postponed the clock's reminders from `step` on to `until`.
+
+    One snooze per clock and step, so a repeated click records nothing new.
+    """
+
+    __tablename__ = "sla_clock_snoozes"
+    __table_args__ = (UniqueConstraint("clock_id", "step", name="uq_sla_clock_snoozes_clock_id_step"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    clock_id: Mapped[int] = mapped_column(ForeignKey("sla_clocks.id", ondelete="CASCADE"), index=True)
+    step: Mapped[int] = mapped_column(Integer)
+    snoozed_by: Mapped[str] = mapped_column(String(64))
+    snoozed_at: Mapped[datetime]
+    choice: Mapped[str] = mapped_column(String(16))
+    until: Mapped[datetime]
+

@@ -29,11 +29,15 @@ CADENCE = "cadence"
 DISCOVERY_SCHEDULED = "discovery_scheduled"
 DISCOVERY_COMPLETED = "discovery_completed"
 SQL_DECISION = "sql_decision"
+# The discovery notes of a lead returned to nurture without them, due the same working day.
+NURTURE_NOTES = "nurture_notes"
 MQL_CLOCKS = (DECISION, FIRST_CONTACT)
 SAL_CLOCKS = (CADENCE, DISCOVERY_SCHEDULED, DISCOVERY_COMPLETED, SQL_DECISION)
 SCHEDULE_CACHE_SIZE = 1024
 RUNNING = "running"
+PAUSED = "paused"
 STOPPED = "stopped"
+OPEN_STATUSES = (RUNNING, PAUSED)
 
 
 def _hours(value: Decimal) -> timedelta:
@@ -106,10 +110,22 @@ def start_decision_clock(session: Session, rt: Runtime, lead: Lead, *, now: date
     assert lead.decision_due_at is not None
     if not first:
         stop_clocks(session, lead.id, now=now)
-    first_contact_due = rt.calendar(lead.team_id).add_working_time(now, _hours(rt.config.sla.first_contact_working_hours))
     if lead.first_contact_at is None:
-        start_clock(session, rt, lead, FIRST_CONTACT, start=now, due=first_contact_due, first=first)
+        start_first_contact_clock(session, rt, lead, now=now, first=first)
     return start_clock(session, rt, lead, DECISION, start=now, due=lead.decision_due_at, first=first)
+
+
+def start_first_contact_clock(session: Session, rt: Runtime, lead: Lead, *, now: datetime, first: bool = False) -> SlaClock:
+    """Start, or restart for a new owner, the clock of the first contact attempt."""
+    due = rt.calendar(lead.team_id).add_working_time(now, _hours(rt.config.sla.first_contact_working_hours))
+    return start_clock(session, rt, lead, FIRST_CONTACT, start=now, due=due, first=first)
+
+
+def end_of_working_day(rt: Runtime, team_id: str | None, now: datetime) -> datetime:
+    """Return the end of the working day that `now` falls in, or of the next one when `now` is after hours."""
+    calendar = rt.calendar(team_id)
+    day = calendar.next_working_moment(now).astimezone(calendar.zone).date()
+    return calendar.working_intervals(day)[-1][1]
 
 
 def start_sal_clocks(session: Session, rt: Runtime, lead: Lead, *, now: datetime) -> None:
@@ -135,10 +151,13 @@ def start_sql_decision_clock(session: Session, rt: Runtime, lead: Lead, *, now: 
 
 
 def stop_clocks(session: Session, lead_id: int, *, now: datetime, kinds: tuple[str, ...] | None = None) -> None:
-    """Stop the lead's running clocks, or only those of `kinds`."""
-    conditions = [SlaClock.lead_id == lead_id, SlaClock.status == RUNNING]
+    """Stop the lead's running and paused clocks, or only those of `kinds`; a pause in progress ends with it."""
+    from bot.sla.pauses import end_open_pauses
+
+    conditions = [SlaClock.lead_id == lead_id, SlaClock.status.in_(OPEN_STATUSES)]
     if kinds is not None:
         conditions.append(SlaClock.kind.in_(kinds))
+    end_open_pauses(session, lead_id, now=now, kinds=kinds)
     session.execute(
         update(SlaClock)
         .where(*conditions)
@@ -219,6 +238,12 @@ def _fire_step(session: Session, rt: Runtime, clock_id: int, step: int, now: dat
     lead = session.get(Lead, clock.lead_id)
     if lead is None:
         return False
+    if "breached_at" in values and rt.config.sla.auto_reassigns(lead.team_id, clock.kind):
+        from bot.sla.reassign import auto_reassign
+
+        # The claim above lets one sweep only get here for this step, so the lead changes hands once.
+        if auto_reassign(session, rt, lead, clock, due_steps, now=now):
+            return True
     enqueued = False
     for entry in due_steps:
         overtaken = entry["kind"] == "reminder" and entry["step"] != last
@@ -239,7 +264,7 @@ def _enqueue_alert(session: Session, rt: Runtime, lead: Lead, clock: SlaClock, e
     if entry["kind"] == "reminder":
         language = user_language(session, rt.config, rt.settings.default_language, rep.slack_user_id)
         message = messages.reminder(lead_view(lead, rt.config, language), language, rt.timezone_of(rep),
-                                    kind=clock.kind, due=clock.due_at)
+                                    kind=clock.kind, due=clock.due_at, clock_id=clock.id, step=entry["step"])
         channel = rep.slack_user_id
     else:
         channel, person = _escalation_target(rt, rep, entry["target"])
