@@ -10,7 +10,7 @@ from slack_sdk.models.blocks import Block, HeaderBlock, MarkdownTextObject, Plai
 from sqlalchemy import select
 
 from bot.i18n import format_number, format_when, t
-from bot.messages import SECTION_TEXT_LIMIT, Message, clip, lead_text
+from bot.messages import SECTION_TEXT_LIMIT, Message, clip, ephemeral, lead_text
 from bot.preferences import user_language
 from bot.runtime import Runtime
 from storage.models import ClockPause, Lead, SlaClock
@@ -31,6 +31,9 @@ def sla_report(rt: Runtime, *, user_id: str | None, team_id: str | None = None) 
     risk = timedelta(hours=float(AT_RISK_WORKING_HOURS))
     with rt.db.transaction() as session:
         language = user_language(session, rt.config, rt.settings.default_language, user_id, team_id)
+        # The report names companies and reps of every team, so it is for the configured people only.
+        if user_id is not None and user_id not in rt.config.admins and rt.config.person_by_slack_id(user_id) is None:
+            return ephemeral(t(language, "sla.not_allowed"))
         horizon = now + timedelta(days=14)  # covers 4 working hours across any holiday run; working time decides below
         rows = list(session.execute(
             select(SlaClock, Lead).join(Lead, Lead.id == SlaClock.lead_id)

@@ -26,6 +26,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Escalation acknowledged by {user}; the chain goes no further.",
     },
     "escalation.already_acknowledged": {"nl": "Al bevestigd door {user}.", "en": "Already acknowledged by {user}."},
+    "sla.not_allowed": {
+        "nl": "Alleen reps, managers en beheerders uit de handoff-configuratie kunnen `/sla` gebruiken.",
+        "en": "Only the reps, managers and admins of the handoff configuration can use `/sla`.",
+    },
     "escalation.not_allowed": {
         "nl": "Alleen de manager, iemand uit de escalatieketen of een beheerder kan dit bevestigen.",
         "en": "Only the manager, someone in the escalation chain or an admin can acknowledge this.",
