@@ -383,8 +383,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Loggers of the Slack libraries. Below WARNING they write request and response bodies
+# (slack_bolt's failed-signature line at INFO, slack_sdk's every API call at DEBUG), and those
+# bodies hold the names, e-mail addresses and phone numbers of leads.
+SLACK_LIBRARY_LOGGERS = ("slack_bolt", "slack_sdk")
+
+
+class SlackLibraryBodies(logging.Filter):
+    """Drop the Slack libraries' records below WARNING, whatever LOG_LEVEL is, because they carry bodies."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING:
+            return True
+        return not record.name.startswith(SLACK_LIBRARY_LOGGERS)
+
+
 def configure_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
+    # On the handlers, not the loggers: a logger's filter skips records that its children propagate.
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(SlackLibraryBodies())
     if level.upper() != "DEBUG":
         # Alembic logs every plugin it loads at INFO on each start.
         logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -135,6 +136,48 @@ def test_web_process_serves_slack_against_configured_api(tmp_path: Path) -> None
             process.terminate()
             output, _ = process.communicate(timeout=20)
     assert "Traceback" not in output
+
+
+def test_web_logs_no_personal_data_even_at_debug(tmp_path: Path) -> None:
+    port = free_port()
+    email, phone = "jan.jansen@voorbeeld-fictief.nl", "+31612345678"
+    with SlackStandin() as slack:
+        env = clean_env(tmp_path, SLACK_BOT_TOKEN="xoxb-e2e", SLACK_SIGNING_SECRET="e2e-secret",
+                        SLACK_API_URL=slack.base_url, PORT=str(port), HOST="127.0.0.1", WEB_WORKERS="1",
+                        LOG_LEVEL="DEBUG")
+        process = subprocess.Popen([*HANDOFF, "web", "--no-clock"], env=env, cwd=tmp_path,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{base}/healthz", timeout=2):
+                        break
+                except OSError:
+                    if time.monotonic() > deadline or process.poll() is not None:
+                        pytest.fail("web process did not start")
+                    time.sleep(0.2)
+            body = slash_command_body(command="/lead", text=f"{email} Jan Jansen {phone}", user_id="U0EVAVSR01",
+                                      channel_id="C0SALES001", response_url=slack.root_url + "response/e2e")
+            # Signed with another secret: Bolt rejects it and, left alone, logs the whole body at INFO.
+            request = urllib.request.Request(f"{base}/slack/events", data=body.encode(),
+                                             headers=signed_headers("wrong-secret", body), method="POST")
+            with pytest.raises(urllib.error.HTTPError) as rejected:
+                urllib.request.urlopen(request, timeout=5)
+            assert rejected.value.code == 401
+            # Signed correctly: the lookup runs and slack_sdk, left alone, logs the response it posts at DEBUG.
+            request = urllib.request.Request(f"{base}/slack/events", data=body.encode(),
+                                             headers=signed_headers("e2e-secret", body), method="POST")
+            with urllib.request.urlopen(request, timeout=5) as response:
+                assert response.status == 200
+            slack.wait_for("response_url", timeout=10)
+        finally:
+            process.terminate()
+            output, _ = process.communicate(timeout=20)
+    assert "slack.rejected" in output or "http.rejected" in output, "the rejection itself is still logged"
+    for value in (email, "jan.jansen%40voorbeeld-fictief.nl", "Jansen", "612345678"):
+        assert value not in output, f"{value!r} appeared in the log"
 
 
 def test_import_of_unreadable_file_is_one_line(tmp_path: Path) -> None:
