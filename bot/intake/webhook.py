@@ -60,6 +60,10 @@ def parse_body(body: bytes) -> tuple[list[LeadInput], list[dict[str, Any]]]:
         return [], [{"lead": None, "field": None, "message": "body is nested too deeply to be a lead"}]
     if isinstance(data, list):
         return [], [{"lead": None, "field": None, "message": 'expected a lead object or {"leads": [...]}, not a JSON array'}]
+    if isinstance(data, dict) and "leads" in data and len(data) > 1:
+        others = ", ".join(sorted(repr(key) for key in data if key != "leads"))
+        return [], [{"lead": None, "field": None, "message": f'unexpected key {others} next to "leads": send '
+                     'leads as {"leads": [...]} and deal outcomes as {"outcomes": [...]}, each in a delivery of its own'}]
     items = data.get("leads") if isinstance(data, dict) and "leads" in data else [data]
     if not isinstance(items, list) or not items:
         return [], [{"lead": None, "field": "leads", "message": "expected a lead object or {\"leads\": [...]} with at least one lead"}]

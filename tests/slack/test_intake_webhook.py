@@ -183,6 +183,17 @@ def test_outcome_for_unknown_lead_stores_nothing(harness: Harness) -> None:
         assert session.get(Lead, lead_id).stage == "sql"  # type: ignore[union-attr]
 
 
+def test_outcomes_next_to_leads_are_refused(harness: Harness) -> None:
+    reply = harness.webhook({"leads": [lead_json("WEB-1")],
+                             "outcomes": [{"source": "website", "external_id": "NOPE", "outcome": "won"}]})
+    assert reply.status == 400
+    message = reply.json()["details"][0]["message"]
+    assert "'outcomes'" in message
+    assert '{"outcomes": [...]}' in message
+    with harness.rt.db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(Lead)) == 0
+
+
 def test_outcome_for_raw_lead_is_a_conflict(harness: Harness) -> None:
     harness.webhook(lead_json("WEB-R", employees=3))
     reply = harness.webhook({"outcomes": [{"source": "website", "external_id": "WEB-R", "outcome": "won"}]})
