@@ -328,13 +328,14 @@ def hand_over(session: Session, rt: Runtime, lead: Lead, rep: Rep, *, actor: str
 
 def close_from_crm(
     session: Session, rt: Runtime, *, lead_id: int, won: bool, actor: str, reference: str | None = None,
+    language: str = "en",
 ) -> ActionResult:
     """Record won or lost reported by the CRM or an admin's CLI, making an SQL an opportunity first.
 
     This path has no Slack user to check: the webhook's signature or shell access to
-    the bot authorizes it, and `actor` records which ("crm", "cli").
+    the bot authorizes it, and `actor` records which ("crm", "cli"). Its messages are for
+    an integrator or an admin, so they default to English.
     """
-    language = rt.settings.default_language
     lead = session.get(Lead, lead_id)
     if lead is None:
         return ActionResult("not_found", lead_id, t(language, "action.lead_not_found"))
@@ -348,7 +349,7 @@ def close_from_crm(
                 move(session, lead, Stage.OPPORTUNITY, actor=actor, reason="opportunity_created", now=now,
                      details={"reference": reference}, opportunity_ref=reference)
             if lead.stage != Stage.OPPORTUNITY.value:
-                message = t(language, "sales.wrong_stage", stage=t(language, f"stage.{lead.stage}"))
+                message = t(language, "sales.outcome_wrong_stage", stage=t(language, f"stage.{lead.stage}"))
                 return ActionResult("wrong_stage", lead_id, message)
             move(session, lead, Stage.WON if won else Stage.LOST, actor=actor, reason="won" if won else "lost",
                  now=now, closed_at=now)

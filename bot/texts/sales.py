@@ -30,6 +30,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "{met} of {total} {framework} criteria met; an SQL needs {needed}.",
     },
     "sales.next_steps_missing": {"nl": "Leg de afgesproken vervolgstappen vast.", "en": "Record the agreed next steps."},
+    "sales.outcome_wrong_stage": {
+        "nl": "Deze lead is in fase {stage}; won of lost kan alleen voor een opportunity, of voor een SQL met "
+              "een opportunity-referentie.",
+        "en": "This lead is in stage {stage}; won or lost can be recorded only for an opportunity, or for an SQL "
+              "with an opportunity reference.",
+    },
     "sales.opportunity_missing": {
         "nl": "Vul de opportunity-referentie uit het CRM in (id of link).",
         "en": "Enter the opportunity reference from the CRM (id or link).",

@@ -238,7 +238,7 @@ def test_outcome_command_closes_an_sql(tmp_path: Path) -> None:
     assert f"lead {lead_id}: lost" in result.stdout
     again = run(["outcome", str(lead_id), "won"], env, tmp_path)
     assert again.returncode != 0
-    assert "verloren" in again.stderr
+    assert "in stage lost" in again.stderr
 
 
 def test_export_history_and_metrics_for_excel(tmp_path: Path) -> None:
