@@ -117,6 +117,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     rt = _runtime()
     path = Path(args.file)
+    if path.is_dir():
+        raise SystemExit(f"{path}: is a directory; give the path of a CSV file")
     if not path.is_file():
         raise SystemExit(f"{path}: file not found")
     try:
@@ -145,15 +147,24 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"{sent} Slack messages sent; the clock process retries anything that failed")
     elif not args.no_deliver:
         print("Slack settings missing: the cards wait in the outbox until the bot runs (see 'handoff run')")
+    if report.errors and not report.imported:
+        # Nothing usable was in the file: a script that runs the import must notice.
+        print(f"{path.name}: no row could be imported; fix the rows above or choose another --mapping", file=sys.stderr)
+        return 1
     return 0
 
 
 def cmd_db_upgrade(_args: argparse.Namespace) -> int:
-    from storage.migrate import upgrade
+    from storage.migrate import current_revision, upgrade
 
     settings = _settings()
+    before = current_revision(settings.database_url)
     upgrade(settings.database_url)
-    print("database schema is up to date")
+    after = current_revision(settings.database_url)
+    if before == after:
+        print(f"database schema is up to date (revision {after})")
+    else:
+        print(f"database schema upgraded from revision {before or 'none (empty database)'} to {after}")
     return 0
 
 

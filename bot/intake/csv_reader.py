@@ -666,7 +666,8 @@ class _RowConverter:
                 + ", ".join(missing_optional)
             )
         if missing_extra:
-            warnings.append("extra columns not in the file: " + ", ".join(missing_extra))
+            warnings.append("columns listed under 'extra' in the mapping are missing from the file, "
+                            "so they are not kept: " + ", ".join(missing_extra))
 
     def _field_nulls(self, field_name: str) -> frozenset[str]:
         return frozenset(

@@ -49,11 +49,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "nl": "*Lead Handoff*\n"
               "• `/handoff taal nl|en`: de taal van je berichten (nu: Nederlands)\n"
               "• `/lead <id of e-mail>`: kaart en geschiedenis van een lead, alleen voor jou\n"
-              "• `/funnel [week|vorige-week|maand|kwartaal|JJJJ-MM-DD..JJJJ-MM-DD]`: MQL-volume, acceptatie en afwijsredenen",
+              "• `/funnel [week|vorige-week|maand|kwartaal|JJJJ-MM-DD..JJJJ-MM-DD]`: MQL-volume, acceptatie en afwijsredenen\n"
+              "• `/sla`: overschreden en bijna verlopen SLA's per team en rep, alleen voor jou",
         "en": "*Lead Handoff*\n"
               "• `/handoff language nl|en`: the language of your messages (now: English)\n"
               "• `/lead <id or e-mail>`: a lead's card and history, only for you\n"
-              "• `/funnel [week|last-week|month|quarter|YYYY-MM-DD..YYYY-MM-DD]`: MQL volume, acceptance and rejection reasons",
+              "• `/funnel [week|last-week|month|quarter|YYYY-MM-DD..YYYY-MM-DD]`: MQL volume, acceptance and rejection reasons\n"
+              "• `/sla`: breached and at-risk SLAs per team and rep, only for you",
     },
     "handoff.unknown": {
         "nl": "Onbekende opdracht `{text}`. {help}",

@@ -73,9 +73,33 @@ def test_import_reports_bad_rows_by_line(tmp_path: Path) -> None:
     assert "kaasmakerij" not in result.stderr
 
 
+def test_import_of_only_bad_rows_fails(tmp_path: Path) -> None:
+    csv_path = tmp_path / "export.csv"
+    csv_path.write_text(
+        "Record ID;Email;Company Name;Industry;Number of Employees;Country/Region;HubSpot Score;Last Activity Date\n"
+        "1;a@kaasmakerij-fictief.nl;Kaasmakerij Fictief BV;Food & Beverage;veel;NL;80;01-12-2026\n"
+        "2;b@kaasmakerij-fictief.nl;Tweede Fictief BV;Food & Beverage;120;NL;hoog;01-12-2026\n",
+        encoding="utf-8-sig",
+    )
+    result = run(["import", str(csv_path), "--no-deliver"], clean_env(tmp_path), tmp_path)
+    assert result.returncode == 1
+    assert "no row could be imported" in result.stderr
+    assert "line 2 column 'Number of Employees'" in result.stdout
+
+
+def test_import_of_directory_names_the_fix(tmp_path: Path) -> None:
+    result = run(["import", str(tmp_path), "--no-deliver"], clean_env(tmp_path), tmp_path)
+    assert result.returncode != 0
+    assert "is a directory; give the path of a CSV file" in result.stderr
+
+
 def test_db_upgrade_then_config_check_masks_secrets(tmp_path: Path) -> None:
     env = clean_env(tmp_path, SLACK_BOT_TOKEN="xoxb-very-secret", SLACK_SIGNING_SECRET="signing-very-secret")
-    assert run(["db", "upgrade"], env, tmp_path).returncode == 0
+    first = run(["db", "upgrade"], env, tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "upgraded from revision none (empty database) to" in first.stdout
+    again = run(["db", "upgrade"], env, tmp_path)
+    assert "database schema is up to date (revision" in again.stdout
     result = run(["config", "check"], env, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "configuration is valid" in result.stdout

@@ -74,7 +74,7 @@ def test_language_switch_rejects_unknown_language(harness: Harness) -> None:
 
 def test_handoff_help_lists_commands(harness: Harness) -> None:
     answer = command(harness, "/handoff", "")
-    for name in ("/handoff taal", "/lead", "/funnel"):
+    for name in ("/handoff taal", "/lead", "/funnel", "/sla"):
         assert name in answer.params["text"]
 
 
