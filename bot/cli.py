@@ -26,8 +26,14 @@ def _settings() -> Settings:
     try:
         return Settings()
     except ValidationError as error:
-        lines = [f"  {'.'.join(str(p) for p in item['loc'])}: {item['msg']}" for item in error.errors()]
+        # Named by environment variable, as the user sets them; values are left out, they may be secrets.
+        lines = [f"  {_variable_name(item['loc'])}: {item['msg'].removeprefix('Value error, ')}" for item in error.errors()]
         raise SystemExit("invalid environment settings:\n" + "\n".join(lines)) from None
+
+
+def _variable_name(location: tuple[object, ...]) -> str:
+    name = str(location[0]) if location else "?"
+    return name if name.isupper() else name.upper()
 
 
 def _runtime(settings: Settings | None = None):  # noqa: ANN202 - Runtime import is deferred

@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Language = Literal["nl", "en"]
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 SLACK_APP_HELP = (
     "Create the Slack app from manifest.yml (https://api.slack.com/apps > Create New App > "
@@ -76,6 +77,43 @@ class Settings(BaseSettings):
             "erases its personal data; unset keeps the data."
         ),
     )
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"unknown level {value!r}; use one of {', '.join(LOG_LEVELS)}")
+        return value.upper()
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token_prefix(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value() and not value.get_secret_value().startswith("xapp-"):
+            raise ValueError("an app-level token starts with xapp-; the bot token (xoxb-) belongs in SLACK_BOT_TOKEN, "
+                             "and an empty SLACK_APP_TOKEN runs the bot over HTTP")
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url_shape(cls, value: str | None) -> str | None:
+        if value and not (value.startswith(("http://", "https://")) and value.endswith("/api/")):
+            raise ValueError(f"{value!r} is not an http(s) URL ending in /api/, such as https://slack.com/api/")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _parsable_database_url(cls, value: str) -> str:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            make_url(value)
+        except ArgumentError:
+            # The URL may carry a password, so only its scheme is repeated.
+            scheme = value.split(":", 1)[0] if ":" in value else "no scheme"
+            raise ValueError(f"not a SQLAlchemy URL ({scheme}); use sqlite:///path.db or "
+                             "postgresql://user@host/db") from None
+        return value
 
     @field_validator("personal_data_retention_days", mode="before")
     @classmethod

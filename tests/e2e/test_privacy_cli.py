@@ -191,5 +191,5 @@ def test_retention_erases_old_closed_leads(tmp_path: Path, leads: dict[str, int]
 def test_retention_rejects_zero_days(tmp_path: Path, leads: dict[str, int]) -> None:
     result = run(["privacy", "retention"], clean_env(tmp_path, PERSONAL_DATA_RETENTION_DAYS="0"), tmp_path)
     assert result.returncode != 0
-    assert b"personal_data_retention_days" in result.stderr
+    assert b"PERSONAL_DATA_RETENTION_DAYS: Input should be greater than or equal to 1" in result.stderr
     assert b"greater than or equal to 1" in result.stderr
