@@ -302,6 +302,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     rt = _runtime()
     path = Path(args.output)
+    team_ids = [team.id for team in rt.config.teams]
+    if args.team is not None and args.team not in team_ids:
+        raise SystemExit(f"--team {args.team!r}: unknown team; configured teams: {', '.join(team_ids)}")
+    if not path.parent.is_dir():
+        raise SystemExit(f"{path}: the folder {path.parent} does not exist; create it or choose another --output")
     with path.open("w", encoding="utf-8", newline="") as stream:
         if args.what == "history":
             count = write_history(stream, rt, excel=args.excel)

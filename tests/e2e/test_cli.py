@@ -288,3 +288,16 @@ def test_export_history_and_metrics_for_excel(tmp_path: Path) -> None:
     rows = metrics.read_text(encoding="utf-8").splitlines()
     assert rows[0] == "period_start,period_end,metric,value"
     assert any(row.endswith(",mqls,1") or row.endswith(",mqls,0") for row in rows)
+
+
+def test_export_refuses_unknown_team_and_folder(tmp_path: Path) -> None:
+    env = clean_env(tmp_path)
+    result = run(["export", "metrics", "--output", str(tmp_path / "m.csv"), "--team", "benelux-de"], env, tmp_path)
+    assert result.returncode != 0
+    assert "--team 'benelux-de': unknown team; configured teams:" in result.stderr
+    assert not (tmp_path / "m.csv").exists()
+    missing = tmp_path / "no-such-folder" / "m.csv"
+    result = run(["export", "metrics", "--output", str(missing)], env, tmp_path)
+    assert result.returncode != 0
+    assert "does not exist; create it or choose another --output" in result.stderr
+    assert "Traceback" not in result.stderr
