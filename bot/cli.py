@@ -426,8 +426,9 @@ def configure_logging(level: str) -> None:
     for handler in logging.getLogger().handlers:
         handler.addFilter(SlackLibraryBodies())
     if level.upper() != "DEBUG":
-        # Alembic logs every plugin it loads at INFO on each start.
+        # Alembic logs every plugin it loads at INFO on each start, APScheduler every job run.
         logging.getLogger("alembic").setLevel(logging.WARNING)
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def masked_settings(settings: Settings) -> dict[str, object]:
