@@ -201,6 +201,19 @@ def cmd_funnel(args: argparse.Namespace) -> int:
     return 0 if ok or " ".join(args.period).strip().lower() in {"help", "hulp"} else 1
 
 
+def cmd_standin(args: argparse.Namespace) -> int:
+    from bot.config import load_config
+    from bot.standin_console import serve
+
+    settings = _settings()
+    try:
+        config = load_config(settings.handoff_config)
+    except ConfigError as error:
+        raise SystemExit(str(error)) from None
+    serve(config, args.port)
+    return 0
+
+
 def cmd_outbox(args: argparse.Namespace) -> int:
     from bot.outbox import requeue, stuck_items
 
@@ -398,6 +411,10 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--team", default=None, help="Only this team id.")
     export.add_argument("--excel", action="store_true", help="UTF-8 with BOM, semicolons and decimal commas, for Dutch Excel.")
     export.set_defaults(func=cmd_export)
+
+    standin = sub.add_parser("standin", help="Serve the bundled Slack stand-in on 127.0.0.1 to try HTTP mode without Slack.")
+    standin.add_argument("--port", type=int, default=3001, help="Port on 127.0.0.1 (default 3001).")
+    standin.set_defaults(func=cmd_standin)
 
     demo = sub.add_parser("demo", help="Run the whole loop on a bundled example export against a local Slack stand-in.")
     demo.add_argument("--language", choices=["nl", "en"], default="nl", help="Language of the messages (default nl).")
