@@ -35,7 +35,7 @@ from bot.config import HandoffConfig
 from bot.contests import open_contest
 from bot.handoff import decide
 from bot.i18n import t
-from bot.ids import ActionId, LeadRef
+from bot.ids import ActionId, CallbackId, LeadRef
 from bot.runtime import Runtime
 from bot.sales import DiscoveryInput, complete_discovery, mark_opportunity
 from bot.slack_standin.interactions import (
@@ -49,7 +49,7 @@ from bot.slack_standin.interactions import (
 )
 from harness import Harness, Reply
 from storage.db import Database
-from storage.models import Lead, LeadTransition, RejectionContest, SlaClock, UserSetting
+from storage.models import ClockSnooze, Lead, LeadTransition, RejectionContest, SlaClock, UserSetting
 from support import make_settings
 
 OWNER = "U0SANNEDV1"
@@ -72,6 +72,7 @@ EVERYONE = frozenset(ROLES)
 LEAD_TEAM = frozenset({"owner", "manager", "admin"})
 MANAGERS = frozenset({"manager", "admin"})
 CONFIGURED = frozenset(EVERYONE - {"unknown"})
+OWNER_ONLY = frozenset({"owner"})
 
 
 @pytest.fixture
@@ -361,6 +362,32 @@ def handoff_command(harness: Harness, user: str) -> Attempt:
     return Attempt(chosen == "en", None if chosen == "en" else answer["text"])
 
 
+def control_answer(harness: Harness, user: str) -> str | None:
+    """Return the refusal the user read after a snooze click, or None: allowed clicks get a confirmation."""
+    wait_until(lambda: bool(ephemeral_texts(harness, user)))
+    texts = ephemeral_texts(harness, user)
+    refusal = t(LANGUAGE[user], "sla.control.not_owner", owner=f"<@{OWNER}>")
+    return texts[-1] if texts and texts[-1] == refusal else None
+
+
+def snooze_reminder(harness: Harness, user: str) -> Attempt:
+    clock_id = decision_clock(harness, new_mql(harness))
+    click(harness, user, {"type": "static_select", "action_id": ActionId.SNOOZE.value,
+                          "selected_option": {"value": f"{clock_id}|0|day"}})
+    answer = control_answer(harness, user)
+    with harness.rt.db.transaction() as session:
+        snoozed = session.scalar(select(ClockSnooze.id).where(ClockSnooze.clock_id == clock_id)) is not None
+    return Attempt(snoozed, answer)
+
+
+def pause_clock(harness: Harness, user: str) -> Attempt:
+    clock_id = decision_clock(harness, new_mql(harness))
+    reply = harness.submit_view(user, CallbackId.PAUSE.value, str(clock_id), select_value("reason", "waiting_for_customer"))
+    with harness.rt.db.transaction() as session:
+        paused = session.get(SlaClock, clock_id).status == "paused"  # type: ignore[union-attr]
+    return submitted(reply, paused)
+
+
 LEAD_DENIAL = ("action.not_allowed", {"allowed": f"<@{OWNER}>, <@{MANAGER}>"})
 
 
@@ -386,6 +413,9 @@ CASES = [
     Case("lost", lost, LEAD_TEAM, LEAD_DENIAL),
     Case("reassign", reassign, MANAGERS, ("sales.manager_only", {})),
     Case("acknowledge_escalation", acknowledge_escalation, MANAGERS, ("escalation.not_allowed", {})),
+    # Snooze and Pause sit on the owner's own reminders; a manager resumes, but does not pause.
+    Case("snooze_reminder", snooze_reminder, OWNER_ONLY, ("sla.control.not_owner", {"owner": f"<@{OWNER}>"})),
+    Case("pause_clock", pause_clock, OWNER_ONLY, ("sla.control.not_owner", {"owner": f"<@{OWNER}>"})),
     # Marketers are not in the configuration, so anyone in the workspace may contest a rejection.
     Case("contest", contest, EVERYONE, None),
     Case("uphold", uphold, MANAGERS, ("contest.manager_only", {})),
