@@ -29,6 +29,7 @@ BENCHMARKS = {
     "csv_import": "benchmarks.csv_import",
     "memory": "benchmarks.memory",
     "concurrent_clicks": "benchmarks.concurrent_clicks",
+    "funnel": "benchmarks.funnel",
 }
 
 

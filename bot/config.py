@@ -184,11 +184,47 @@ class RateTarget(BaseModel):
     amber_band: Decimal = Field(default=Decimal("0.10"), ge=0, le=1, description="Amber this far below target.")
 
 
+class FirstContactTarget(BaseModel):
+    """Target of the average time to first contact; lower is better."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    working_hours: Decimal | None = Field(
+        default=None, gt=0,
+        description="Green at or below this average, in working hours; empty uses sla.first_contact_working_hours.",
+    )
+    amber_band: Decimal = Field(default=Decimal(2), ge=0, description="Amber up to this many working hours above.")
+
+
+class ContactAttemptsTarget(BaseModel):
+    """Target of the contact attempts per accepted lead; higher is better."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    attempts: Decimal | None = Field(
+        default=None, gt=0,
+        description="Green at or above this many attempts per accepted lead; empty uses sales.cadence.touches.",
+    )
+    amber_band: Decimal = Field(default=Decimal(2), ge=0, description="Amber up to this many attempts below.")
+
+
 class Targets(BaseModel):
+    """Traffic-light targets of /funnel. Rates are fractions: 0.70 is 70 %."""
+
     model_config = ConfigDict(extra="forbid")
 
     acceptance_rate: RateTarget = Field(default_factory=lambda: RateTarget(target=Decimal("0.70")))
     sal_to_sql_rate: RateTarget = Field(default_factory=lambda: RateTarget(target=Decimal("0.40")))
+    # 0.28 is the product of the two targets above: 70 % accepted, of which 40 % become SQL.
+    mql_to_sql_rate: RateTarget = Field(
+        default_factory=lambda: RateTarget(target=Decimal("0.28"), amber_band=Decimal("0.05")))
+    # The next two defaults are starting points, not standards: set them from your own history.
+    mql_to_won_rate: RateTarget = Field(
+        default_factory=lambda: RateTarget(target=Decimal("0.05"), amber_band=Decimal("0.02")))
+    reengagement_rate: RateTarget = Field(
+        default_factory=lambda: RateTarget(target=Decimal("0.20"), amber_band=Decimal("0.05")))
+    first_contact: FirstContactTarget = Field(default_factory=FirstContactTarget)
+    contact_attempts: ContactAttemptsTarget = Field(default_factory=ContactAttemptsTarget)
 
 
 class Rejections(BaseModel):

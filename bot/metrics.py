@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from bot.config import RateTarget
@@ -24,6 +24,8 @@ PERIOD_ALIASES: dict[str, str] = {
     "month": "this_month", "maand": "this_month", "quarter": "this_quarter", "kwartaal": "this_quarter",
 }
 
+
+SECONDS_PER_HOUR = Decimal(3600)
 
 MIN_YEAR = 1900
 MAX_YEAR = 2999
@@ -93,6 +95,26 @@ class Funnel:
     won: int = 0
     reengaged: int = 0  # nurture leads that qualified again on their date, in the period
     rescored: int = 0  # nurture leads scored again on their date, in the period
+    contacted: int = 0  # cohort leads with a measured time to first contact
+    first_contact_total_seconds: int = 0  # sum of those times, in working seconds
+    first_contact_median_seconds: Decimal | None = None
+    contact_attempts: int = 0  # attempts logged on the accepted leads of the cohort
+
+    @property
+    def first_contact_average_hours(self) -> Decimal | None:
+        if self.contacted == 0:
+            return None
+        return Decimal(self.first_contact_total_seconds) / Decimal(self.contacted) / SECONDS_PER_HOUR
+
+    @property
+    def first_contact_median_hours(self) -> Decimal | None:
+        if self.first_contact_median_seconds is None:
+            return None
+        return self.first_contact_median_seconds / SECONDS_PER_HOUR
+
+    @property
+    def attempts_per_lead(self) -> Decimal | None:
+        return None if self.accepted == 0 else Decimal(self.contact_attempts) / Decimal(self.accepted)
 
     @property
     def sal_to_sql_rate(self) -> Decimal | None:
@@ -120,14 +142,30 @@ class Funnel:
         return None if decided == 0 else Decimal(self.accepted) / Decimal(decided)
 
 
-def traffic_light(rate: Decimal | None, target: RateTarget) -> Light:
-    if rate is None:
+def light_at_least(value: Decimal | None, target: Decimal, amber_band: Decimal) -> Light:
+    """Return green at or above `target`, amber down to `amber_band` below it, red below that."""
+    if value is None:
         return "none"
-    if rate >= target.target:
+    if value >= target:
         return "green"
-    if rate >= target.target - target.amber_band:
+    if value >= target - amber_band:
         return "amber"
     return "red"
+
+
+def light_at_most(value: Decimal | None, target: Decimal, amber_band: Decimal) -> Light:
+    """Return green at or below `target`, amber up to `amber_band` above it, red above that."""
+    if value is None:
+        return "none"
+    if value <= target:
+        return "green"
+    if value <= target + amber_band:
+        return "amber"
+    return "red"
+
+
+def traffic_light(rate: Decimal | None, target: RateTarget) -> Light:
+    return light_at_least(rate, target.target, target.amber_band)
 
 
 @dataclass(frozen=True)
@@ -169,73 +207,128 @@ def compute_funnel(session: Session, period: Period, filters: FunnelFilter | Non
     lead counts as accepted when it ever reached SAL, and rejected when it has a
     rejection, no acceptance and is no longer an MQL. The acceptance rate is
     accepted / (accepted + rejected); leads still waiting count as pending.
+    Time to first contact covers the cohort leads with a first contact attempt,
+    and contact attempts per lead divides the attempts on accepted leads by the
+    accepted leads. Every count is a SQL aggregate. The median is read with an
+    ordered OFFSET query, so SQLite and PostgreSQL return the same value.
     """
     filters = filters or FunnelFilter()
-    conditions = [Lead.first_mql_at >= period.start, Lead.first_mql_at < period.end]
+    lead_conditions = _filter_conditions(filters)
+    conditions = [Lead.first_mql_at >= period.start, Lead.first_mql_at < period.end, *lead_conditions]
+
+    by_source: dict[str, int] = {}
+    contacted = first_contact_seconds = 0
+    volume = (
+        select(Lead.source, func.count(), func.count(Lead.first_contact_working_seconds),
+               func.coalesce(func.sum(Lead.first_contact_working_seconds), 0))
+        .where(*conditions)
+        .group_by(Lead.source)
+    )
+    for source, count, with_contact, seconds in session.execute(volume):
+        by_source[source] = int(count)
+        contacted += int(with_contact)
+        first_contact_seconds += int(seconds)
+
+    accepted, rejected_only, sqls, won, attempts = _outcomes(session, conditions)
+    reengaged, rescored = _rescoring(session, period, lead_conditions)
+    total = sum(by_source.values())
+    return Funnel(
+        period=period,
+        mqls_by_source=dict(sorted(by_source.items(), key=lambda kv: (-kv[1], kv[0]))),
+        accepted=accepted,
+        rejected=rejected_only,
+        pending=total - accepted - rejected_only,
+        rejection_reasons=_rejection_reasons(session, conditions),
+        sqls=sqls, won=won, reengaged=reengaged, rescored=rescored,
+        contacted=contacted,
+        first_contact_total_seconds=first_contact_seconds,
+        first_contact_median_seconds=_median_first_contact(session, conditions, contacted),
+        contact_attempts=attempts,
+    )
+
+
+def _filter_conditions(filters: FunnelFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
     if filters.source is not None:
         conditions.append(Lead.source == filters.source)
     if filters.team_id is not None:
         conditions.append(Lead.team_id == filters.team_id)
     if filters.rep_email is not None:
         conditions.append(Lead.rep_email == filters.rep_email)
-    cohort = select(Lead.id).where(*conditions)
+    return conditions
 
-    by_source: dict[str, int] = {
-        source: count
-        for source, count in session.execute(select(Lead.source, func.count()).where(*conditions).group_by(Lead.source))
-    }
 
+def _outcomes(session: Session, conditions: list[ColumnElement[bool]]) -> tuple[int, int, int, int, int]:
+    """Return accepted, finally rejected, SQL and won leads of the cohort, and the attempts on the accepted ones.
+
+    The join starts from the cohort's leads, so PostgreSQL reads their history
+    through the (lead_id, to_stage, reason) index instead of scanning it all.
+    """
     outcome = (
         select(
-            LeadTransition.lead_id,
+            Lead.id,
+            Lead.stage,
+            Lead.contact_attempts,
             func.max(case((LeadTransition.to_stage == "sal", 1), else_=0)).label("accepted"),
             func.max(case((LeadTransition.reason.like("rejected:%"), 1), else_=0)).label("rejected"),
             func.max(case((LeadTransition.to_stage == "sql", 1), else_=0)).label("sql"),
             func.max(case((LeadTransition.to_stage == "won", 1), else_=0)).label("won"),
         )
-        .where(LeadTransition.lead_id.in_(cohort))
-        .group_by(LeadTransition.lead_id)
+        .join(LeadTransition, LeadTransition.lead_id == Lead.id)
+        .where(*conditions)
+        .group_by(Lead.id, Lead.stage, Lead.contact_attempts)
         .subquery()
     )
     # A rerouted lead waiting for its next rep is still open, not rejected.
-    finally_rejected = and_(outcome.c.accepted == 0, outcome.c.rejected == 1, Lead.stage != "mql")
-    accepted, rejected_only, sqls, won = session.execute(
+    finally_rejected = and_(outcome.c.accepted == 0, outcome.c.rejected == 1, outcome.c.stage != "mql")
+    row = session.execute(
         select(
             func.coalesce(func.sum(outcome.c.accepted), 0),
             func.coalesce(func.sum(case((finally_rejected, 1), else_=0)), 0),
             func.coalesce(func.sum(outcome.c.sql), 0),
             func.coalesce(func.sum(outcome.c.won), 0),
-        ).join_from(outcome, Lead, Lead.id == outcome.c.lead_id)
+            func.coalesce(func.sum(case((outcome.c.accepted == 1, outcome.c.contact_attempts), else_=0)), 0),
+        )
     ).one()
+    accepted, rejected, sqls, won, attempts = (int(value) for value in row)
+    return accepted, rejected, sqls, won, attempts
 
-    # Re-engagement counts what happened on re-engagement dates within the period.
+
+def _rescoring(session: Session, period: Period, lead_conditions: list[ColumnElement[bool]]) -> tuple[int, int]:
+    """Return the nurture leads that qualified again on their date in the period, and all that were scored."""
     rescoring = [LeadTransition.at >= period.start, LeadTransition.at < period.end,
                  LeadTransition.reason.in_(["reengaged", "rescored_not_qualified"])]
-    if not filters.is_empty():
+    if lead_conditions:
         # The same filters, without the cohort's time window.
-        rescoring.append(LeadTransition.lead_id.in_(select(Lead.id).where(*conditions[2:])))
+        rescoring.append(LeadTransition.lead_id.in_(select(Lead.id).where(*lead_conditions)))
     reengaged, rescored = session.execute(
         select(func.coalesce(func.sum(case((LeadTransition.reason == "reengaged", 1), else_=0)), 0), func.count())
         .where(*rescoring)
     ).one()
+    return int(reengaged), int(rescored)
 
-    reasons: dict[str, int] = {
-        reason: count
-        for reason, count in session.execute(
-            select(LeadTransition.reason, func.count())
-            .where(LeadTransition.lead_id.in_(cohort), LeadTransition.reason.like("rejected:%"))
-            .group_by(LeadTransition.reason)
-        )
-    }
-    total = sum(by_source.values())
-    accepted, rejected_only = int(accepted), int(rejected_only)
-    return Funnel(
-        period=period,
-        mqls_by_source={source: int(count) for source, count in sorted(by_source.items(), key=lambda kv: (-kv[1], kv[0]))},
-        accepted=accepted,
-        rejected=rejected_only,
-        pending=total - accepted - rejected_only,
-        rejection_reasons={reason.removeprefix("rejected:"): int(count) for reason, count in
-                           sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))},
-        sqls=int(sqls), won=int(won), reengaged=int(reengaged), rescored=int(rescored),
+
+def _rejection_reasons(session: Session, conditions: list[ColumnElement[bool]]) -> dict[str, int]:
+    reasons = session.execute(
+        select(LeadTransition.reason, func.count())
+        .join(Lead, Lead.id == LeadTransition.lead_id)
+        .where(*conditions, LeadTransition.reason.like("rejected:%"))
+        .group_by(LeadTransition.reason)
     )
+    ordered = sorted(((reason, int(count)) for reason, count in reasons), key=lambda kv: (-kv[1], kv[0]))
+    return {reason.removeprefix("rejected:"): count for reason, count in ordered}
+
+
+def _median_first_contact(session: Session, conditions: list[ColumnElement[bool]], count: int) -> Decimal | None:
+    """Return the median time to first contact in seconds: the middle value, or the mean of the middle two."""
+    if count == 0:
+        return None
+    middle = session.scalars(
+        select(Lead.first_contact_working_seconds)
+        .where(*conditions, Lead.first_contact_working_seconds.is_not(None))
+        .order_by(Lead.first_contact_working_seconds)
+        .offset((count - 1) // 2)
+        .limit(2 - count % 2)
+    ).all()
+    values = [Decimal(value) for value in middle if value is not None]
+    return sum(values, Decimal(0)) / len(values) if values else None

@@ -108,6 +108,10 @@ def log_contact(
     ) or 0
     if lead.first_contact_at is None:
         lead.first_contact_at = now
+        if lead.mql_at is not None:
+            # Stored once, so the funnel averages and ranks it in SQL without a calendar.
+            working = rt.calendar(lead.team_id).working_time_between(lead.mql_at, now)
+            lead.first_contact_working_seconds = int(working.total_seconds())
         stop_clocks(session, lead.id, now=now, kinds=(FIRST_CONTACT,))
     if lead.contact_attempts >= rt.config.sales.cadence.touches:
         stop_clocks(session, lead.id, now=now, kinds=(CADENCE,))

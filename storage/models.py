@@ -119,6 +119,9 @@ class Lead(Base):
     rejection_note: Mapped[str | None] = mapped_column(Text)
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id", ondelete="SET NULL"))
     first_contact_at: Mapped[datetime | None]
+    # Working time in seconds, in the team's business calendar, from the MQL moment whose
+    # first-contact clock was running to the first contact attempt; None until that attempt.
+    first_contact_working_seconds: Mapped[int | None] = mapped_column(Integer)
     contact_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     discovery_date: Mapped[date | None] = mapped_column(Date)
     discovery_completed_at: Mapped[datetime | None]
@@ -141,6 +144,12 @@ class LeadTransition(Base):
     """
 
     __tablename__ = "lead_transitions"
+    __table_args__ = (
+        # /funnel reads each cohort lead's outcomes from this index alone, and the
+        # re-engagements of a period by reason and time.
+        Index("ix_lead_transitions_lead_id_to_stage_reason", "lead_id", "to_stage", "reason"),
+        Index("ix_lead_transitions_reason_at", "reason", "at"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)

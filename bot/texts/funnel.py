@@ -3,17 +3,36 @@
 TEXTS: dict[str, dict[str, str]] = {
     "funnel.help": {
         "nl": "*`/funnel [periode] [filters]`*\n"
-              "Periode: `week` (standaard), `vorige-week`, `maand`, `kwartaal` of `JJJJ-MM-DD..JJJJ-MM-DD`.\n"
-              "Filters: `bron=<bron>`, `team=<team-id>`, `rep=<@gebruiker of e-mail>`.\n"
+              "Periode: `week` (standaard, deze week), `vorige-week`, `maand`, `kwartaal` of "
+              "`JJJJ-MM-DD..JJJJ-MM-DD` (beide dagen inbegrepen). Weken beginnen op maandag.\n"
+              "Filters: `bron=<bron>`, `team=<team-id>`, `rep=<@gebruiker of e-mail>`; combineer ze naar wens.\n"
               "Voorbeeld: `/funnel maand bron=webinar team=benelux-nl`\n"
-              "Het cohort van een periode zijn de leads die in die periode voor het eerst MQL werden. "
-              "Acceptatie = geaccepteerd / (geaccepteerd + afgewezen); wachtende leads staan als open.",
+              "Het cohort van een periode zijn de leads die in die periode voor het eerst MQL werden.\n"
+              "• *Acceptatie* = geaccepteerd / (geaccepteerd + afgewezen); wachtende leads staan als open.\n"
+              "• *Tijd tot eerste contact*: werkuren (kalender van het team) van MQL tot de eerste contactpoging, "
+              "gemiddelde en mediaan over de gecontacteerde leads.\n"
+              "• *Contactpogingen per lead*: pogingen op de geaccepteerde leads / geaccepteerde leads.\n"
+              "• *SAL→SQL*, *MQL→SQL*, *MQL→gewonnen*: aandeel van de geaccepteerde of alle MQL's dat zo ver kwam.\n"
+              "• *Nurture-heractivering*: nurture-leads die op hun datum opnieuw MQL werden / alle die toen "
+              "opnieuw gescoord zijn, in de periode.\n"
+              "Stoplicht: groen haalt het doel, oranje ligt binnen de marge, rood daarbuiten; doelen staan onder "
+              "`targets` in de configuratie. Elke regel toont de vorige periode van gelijke lengte en het verschil.",
         "en": "*`/funnel [period] [filters]`*\n"
-              "Period: `week` (default), `last-week`, `month`, `quarter` or `YYYY-MM-DD..YYYY-MM-DD`.\n"
-              "Filters: `source=<source>`, `team=<team id>`, `rep=<@user or e-mail>`.\n"
+              "Period: `week` (default, this week), `last-week`, `month`, `quarter` or "
+              "`YYYY-MM-DD..YYYY-MM-DD` (both days included). Weeks start on Monday.\n"
+              "Filters: `source=<source>`, `team=<team id>`, `rep=<@user or e-mail>`; combine them as you like.\n"
               "Example: `/funnel month source=webinar team=benelux-nl`\n"
-              "A period's cohort is the leads that first became an MQL in it. "
-              "Acceptance = accepted / (accepted + rejected); leads still waiting show as open.",
+              "A period's cohort is the leads that first became an MQL in it.\n"
+              "• *Acceptance* = accepted / (accepted + rejected); leads still waiting show as open.\n"
+              "• *Time to first contact*: working hours (the team's calendar) from MQL to the first contact attempt, "
+              "average and median over the contacted leads.\n"
+              "• *Contact attempts per lead*: attempts on the accepted leads / accepted leads.\n"
+              "• *SAL→SQL*, *MQL→SQL*, *MQL→won*: share of the accepted or of all MQLs that got that far.\n"
+              "• *Nurture re-engagement*: nurture leads that became an MQL again on their date / all that were "
+              "scored again then, in the period.\n"
+              "Traffic light: green meets the target, amber is within the band, red is outside it; targets are "
+              "under `targets` in the configuration. Every line shows the previous period of the same length "
+              "and the change.",
     },
     "funnel.filters": {"nl": "Filters: {filters}", "en": "Filters: {filters}"},
     "funnel.bad_filter": {
@@ -44,4 +63,46 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "*Nurture re-engagement:* {rate} ({reengaged} of {rescored} MQL again on their date)",
     },
     "funnel.no_change": {"nl": "gelijk", "en": "no change"},
+    "funnel.section.marketing": {"nl": "*Marketingkwaliteit*", "en": "*Marketing quality*"},
+    "funnel.section.sales": {"nl": "*Sales-opvolging*", "en": "*Sales execution*"},
+    "funnel.section.joint": {"nl": "*Samen*", "en": "*Joint*"},
+    "funnel.line.acceptance": {
+        "nl": "{light} *MQL→SAL-acceptatie:* {rate} (doel {target}) · {accepted} geaccepteerd, {rejected} afgewezen, "
+              "{pending} open · {previous}",
+        "en": "{light} *MQL→SAL acceptance:* {rate} (target {target}) · {accepted} accepted, {rejected} rejected, "
+              "{pending} open · {previous}",
+    },
+    "funnel.line.first_contact": {
+        "nl": "{light} *Tijd tot eerste contact:* gemiddeld {average}, mediaan {median} (doel hoogstens {target}) · "
+              "{contacted} van {mqls} MQL's gecontacteerd · {previous}",
+        "en": "{light} *Time to first contact:* average {average}, median {median} (target at most {target}) · "
+              "{contacted} of {mqls} MQLs contacted · {previous}",
+    },
+    "funnel.line.attempts": {
+        "nl": "{light} *Contactpogingen per lead:* {value} (doel {target}) · {attempts} pogingen op {accepted} "
+              "geaccepteerde leads · {previous}",
+        "en": "{light} *Contact attempts per lead:* {value} (target {target}) · {attempts} attempts on {accepted} "
+              "accepted leads · {previous}",
+    },
+    "funnel.line.sal_to_sql": {
+        "nl": "{light} *SAL→SQL:* {rate} (doel {target}) · {sqls} SQL's · {previous}",
+        "en": "{light} *SAL→SQL:* {rate} (target {target}) · {sqls} SQLs · {previous}",
+    },
+    "funnel.line.mql_to_sql": {
+        "nl": "{light} *MQL→SQL:* {rate} (doel {target}) · {previous}",
+        "en": "{light} *MQL→SQL:* {rate} (target {target}) · {previous}",
+    },
+    "funnel.line.mql_to_won": {
+        "nl": "{light} *MQL→gewonnen:* {rate} ({won} gewonnen) · doel {target} · {previous}",
+        "en": "{light} *MQL→won:* {rate} ({won} won) · target {target} · {previous}",
+    },
+    "funnel.line.reengagement": {
+        "nl": "{light} *Nurture-heractivering:* {rate} ({reengaged} van {rescored} opnieuw MQL op hun datum) · "
+              "doel {target} · {previous}",
+        "en": "{light} *Nurture re-engagement:* {rate} ({reengaged} of {rescored} MQL again on their date) · "
+              "target {target} · {previous}",
+    },
+    "funnel.line.previous": {"nl": "vorige periode {value} ({change})", "en": "previous period {value} ({change})"},
+    "funnel.hours": {"nl": "{hours} werkuur", "en": "{hours} working hours"},
+    "funnel.hours_change": {"nl": "{sign}{hours} werkuur", "en": "{sign}{hours} working hours"},
 }
