@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import subprocess
 import sys
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -336,6 +338,105 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _share(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except ArithmeticError:
+        raise argparse.ArgumentTypeError(f"invalid share {text!r}: use a number from 0 to 1, e.g. 0.5") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"invalid share {text!r}: use a number from 0 to 1, e.g. 0.5")
+    return value
+
+
+def _channel_id(text: str) -> str:
+    from bot.config import SLACK_CHANNEL_ID_PATTERN
+
+    if not re.match(SLACK_CHANNEL_ID_PATTERN, text):
+        raise argparse.ArgumentTypeError(f"invalid channel {text!r}: use the channel id (C...), not its name")
+    return text
+
+
+def cmd_criteria_backtest(args: argparse.Namespace) -> int:
+    from bot.backtest import (
+        BacktestError,
+        apply_overrides,
+        describe_result,
+        describe_suggestion,
+        last_quarter,
+        load_candidate,
+        load_history,
+        replay,
+        search_thresholds,
+    )
+    from bot.i18n import t
+    from bot.metrics import PeriodError, parse_period
+
+    rt = _runtime()
+    language = args.language or rt.settings.default_language
+    now = rt.clock.now()
+    timezone = rt.config.teams[0].calendar.timezone
+    if args.period is None:
+        period = last_quarter(now, timezone)
+        leads_label = t(language, "backtest.leads_last_quarter")
+    else:
+        try:
+            period = parse_period(args.period, now, timezone)
+        except PeriodError as error:
+            raise SystemExit(str(error)) from None
+        leads_label = t(language, "backtest.leads_range", first=period.first_day, last=period.last_day)
+    current = rt.config.criteria
+    try:
+        candidate = load_candidate(args.candidate, current) if args.candidate else current
+        candidate = apply_overrides(candidate, args.set or [])
+    except BacktestError as error:
+        raise SystemExit(str(error)) from None
+
+    with rt.db.transaction() as session:
+        history = load_history(session, period)
+    print(f"{period.first_day} .. {period.last_day}: {len(history)} leads")
+    print(describe_result(t(language, "backtest.current"), replay(history, current), language))
+    if candidate != current:
+        print(describe_result(t(language, "backtest.candidate"), replay(history, candidate), language))
+    suggestions = search_thresholds(history, candidate, min_decided=args.min_decided, min_kept_share=args.min_kept_share)
+    for suggestion in suggestions:
+        print(f"- {describe_suggestion(suggestion, language, leads_label)}")
+    if not suggestions:
+        print(t(language, "backtest.no_suggestions"))
+    return 0
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    from bot.reviews import monthly_review, post_once, quarterly_review
+    from bot.slack_standin import render_text
+
+    rt = _runtime()
+    now = rt.clock.now()
+    build = monthly_review if args.which == "monthly" else quarterly_review
+    review = build(rt, now, args.language)
+    if not args.post:
+        print(render_text({"text": review.message.text, "blocks": review.message.blocks}))
+        print(f"charts: {', '.join(chart.kind for chart in review.charts)} (uploaded with --post)")
+        return 0
+    settings = getattr(rt.config.digests, args.which)
+    channel = args.channel or (settings.channel if settings is not None else None)
+    if channel is None:
+        raise SystemExit(f"no channel to post in: set digests.{args.which}.channel in the handoff configuration "
+                         "or pass --channel C...")
+    key = f"review:{args.which}:on-demand:{now.isoformat()}"
+    post_once(rt, key=key, channel=channel, kind="review", build=lambda: review, now=now)
+    if rt.settings.missing_slack_settings():
+        print("Slack settings missing: the review waits in the outbox until the bot runs (see 'handoff run')")
+        return 0
+    from handlers.app import slack_client
+
+    from bot.outbox import OutboxSender
+
+    report = OutboxSender(rt.db, slack_client(rt), rt.clock, runtime=rt).deliver_due()
+    print(f"{report.sent} Slack calls sent (the message and {len(review.charts)} charts); "
+          "the clock process retries anything that failed")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
@@ -419,6 +520,31 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="Run the whole loop on a bundled example export against a local Slack stand-in.")
     demo.add_argument("--language", choices=["nl", "en"], default="nl", help="Language of the messages (default nl).")
     demo.set_defaults(func=cmd_demo)
+
+    criteria = sub.add_parser("criteria", help="MQL criteria commands.")
+    criteria_sub = criteria.add_subparsers(dest="criteria_command", required=True)
+    backtest = criteria_sub.add_parser(
+        "backtest", help="Replay stored leads against changed MQL criteria and suggest better thresholds.")
+    backtest.add_argument("--period", default=None,
+                          help="Leads to replay: month, quarter or YYYY-MM-DD..YYYY-MM-DD (default: last full quarter).")
+    backtest.add_argument("--candidate", metavar="FILE", default=None,
+                          help="YAML file with candidate criteria: a handoff configuration or its criteria: part.")
+    backtest.add_argument("--set", action="append", metavar="KEY=VALUE",
+                          help="Change one criterion, e.g. engagement.min_score=65 or fit.countries=NL,BE; repeatable.")
+    backtest.add_argument("--min-decided", type=int, default=10,
+                          help="Decided MQLs a suggestion needs under its criteria (default 10).")
+    backtest.add_argument("--min-kept-share", type=_share, default=Decimal("0.5"),
+                          help="Share of the current MQLs a suggestion must keep, 0 to 1 (default 0.5).")
+    backtest.add_argument("--language", choices=["nl", "en"], default=None, help="Language of the report.")
+    backtest.set_defaults(func=cmd_criteria_backtest)
+
+    review = sub.add_parser("review", help="Print the monthly deep dive or the quarterly criteria review, or post it.")
+    review.add_argument("which", choices=["monthly", "quarterly"], help="Last full month or last full quarter.")
+    review.add_argument("--post", action="store_true", help="Post it with its charts to Slack instead of printing.")
+    review.add_argument("--channel", default=None, type=_channel_id,
+                        help="Channel id (C...) to post in (default: digests.monthly or digests.quarterly channel).")
+    review.add_argument("--language", choices=["nl", "en"], default=None, help="Language of the review.")
+    review.set_defaults(func=cmd_review)
     return parser
 
 

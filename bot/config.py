@@ -254,10 +254,35 @@ class WeeklyDigest(BaseModel):
                       description="Local time (first team's time zone) at which the digest is posted, HH:MM.")
 
 
+class MonthlyReview(BaseModel):
+    """The monthly deep dive on last month's MQLs: where and when it is posted."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channel: str = Field(pattern=SLACK_CHANNEL_ID_PATTERN, description="Channel id (C...) to post the review in.")
+    day: int = Field(default=1, ge=1, le=28, description="Day of the month (1-28) on which last month is reviewed.")
+    time: str = Field(default="09:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+                      description="Local time (first team's time zone) at which the review is posted, HH:MM.")
+
+
+class QuarterlyReview(BaseModel):
+    """The quarterly criteria review of last quarter's MQLs: where and when it is posted."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channel: str = Field(pattern=SLACK_CHANNEL_ID_PATTERN, description="Channel id (C...) to post the review in.")
+    day: int = Field(default=1, ge=1, le=28,
+                     description="Day (1-28) of a quarter's first month on which the previous quarter is reviewed.")
+    time: str = Field(default="09:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+                      description="Local time (first team's time zone) at which the review is posted, HH:MM.")
+
+
 class Digests(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     weekly: WeeklyDigest | None = Field(default=None, description="Weekly MQL review digest; off when unset.")
+    monthly: MonthlyReview | None = Field(default=None, description="Monthly deep dive; off when unset.")
+    quarterly: QuarterlyReview | None = Field(default=None, description="Quarterly criteria review; off when unset.")
 
 
 class HandoffConfig(BaseModel):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -10,13 +9,12 @@ from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, Sec
 from sqlalchemy import func, select
 
 from bot import messages
+from bot.charts import MAX_REASONS, ReasonsChart
 from bot.i18n import format_day, format_number, format_percentage, t
 from bot.metrics import Period, compute_funnel, previous_period, traffic_light
-from bot.outbox import enqueue
+from bot.reviews import Review, acceptance_chart, post_once
 from bot.runtime import Runtime
-from storage.models import Lead, OutboxItem, SlaClock
-
-log = logging.getLogger(__name__)
+from storage.models import Lead, SlaClock
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_WAITING_LINES = 15
@@ -72,7 +70,7 @@ def weekly_digest(rt: Runtime, now: datetime) -> messages.Message:
 
 
 def due_weekly_digest(rt: Runtime) -> bool:
-    """Queue this week's digest once its moment has passed; the outbox key makes it once per week."""
+    """Queue this week's digest and its charts once its moment has passed; the outbox key makes it once per week."""
     settings = rt.config.digests.weekly
     if settings is None:
         return False
@@ -86,13 +84,16 @@ def due_weekly_digest(rt: Runtime) -> bool:
         return False
     year, week, _ = moment.isocalendar()
     key = f"digest:weekly:{year}-W{week:02d}"
+    return post_once(rt, key=key, channel=settings.channel, kind="digest", build=lambda: weekly_review(rt, now), now=now)
+
+
+def weekly_review(rt: Runtime, now: datetime) -> Review:
+    """Return the weekly digest with its charts: acceptance per week and last week's rejection reasons."""
+    language = rt.settings.default_language
+    period = _last_full_week(now, rt.calendar(None).zone)
     with rt.db.transaction() as session:
-        if session.scalar(select(OutboxItem.id).where(OutboxItem.dedupe_key == key)) is not None:
-            return False  # checked first, so each sweep after the moment costs one indexed lookup
-    message = weekly_digest(rt, now)
-    with rt.db.transaction() as session:
-        queued = enqueue(session, key=key, kind="digest", method="chat.postMessage",
-                         payload={"channel": settings.channel, **message.to_payload()}, now=now)
-    if queued:
-        log.info("digest.queued week=%s-W%02d", year, week)
-    return queued
+        funnel = compute_funnel(session, period)
+    label = f"{format_day(period.start, language)} – {format_day(period.end - timedelta(seconds=1), language)}"
+    reasons = ReasonsChart(language=language, title=t(language, "chart.title.reasons", period=label),
+                           reasons=list(funnel.rejection_reasons.items())[:MAX_REASONS])
+    return Review(weekly_digest(rt, now), [acceptance_chart(rt, period.end, language), reasons])

@@ -10,6 +10,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web import SlackResponse
 from sqlalchemy import and_, exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
@@ -24,6 +25,8 @@ PENDING = "pending"
 SENT = "sent"
 PARKED = "parked"
 FAILED = "failed"
+# Kind of the chart uploads: the payload contains the numbers, and the PNG is drawn when it is sent.
+CHART_KIND = "chart"
 
 # Errors that another attempt cannot fix: the item waits for an admin.
 PARK_ERRORS = frozenset(
@@ -169,7 +172,10 @@ class OutboxSender:
         now = self.clock.now()
         try:
             arguments = self._resolve_arguments(item)
-            response = self.client.api_call(item.method, json=arguments)
+            if item.kind == CHART_KIND:
+                response = upload_chart(self.client, arguments)
+            else:
+                response = self.client.api_call(item.method, json=arguments)
         except SlackApiError as error:
             return self._handle_error(item, error, now)
         except Exception as error:  # noqa: BLE001 - network errors of any kind mean "try later"
@@ -286,3 +292,18 @@ def requeue(session: Session, item_ids: list[int], now: datetime) -> int:
         .values(status=PENDING, next_attempt_at=now, claimed_by=None, claimed_until=None)
     )
     return result.rowcount or 0
+
+
+def upload_chart(client: WebClient, arguments: dict[str, Any]) -> SlackResponse:
+    """Draw the chart in `arguments["chart"]` and share it in `arguments["channel"]`.
+
+    slack_sdk's files_upload_v2 uses Slack's external upload flow: files.getUploadURLExternal,
+    a POST of the bytes to the returned upload_url, then files.completeUploadExternal.
+    """
+    from bot.charts import render_chart
+
+    chart = arguments["chart"]
+    png, alt_text = render_chart(chart)
+    return client.files_upload_v2(channel=arguments["channel"], file=png, filename=f"{chart['kind']}.png",
+                                  title=chart["title"], alt_txt=alt_text,
+                                  initial_comment=arguments.get("initial_comment"))

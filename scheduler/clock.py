@@ -12,6 +12,7 @@ from bot.events import forget_old_events
 from bot.nurture import reengage_due
 from bot.outbox import OutboxSender
 from bot.privacy import apply_configured_retention
+from bot.reviews import due_monthly_review, due_quarterly_review
 from bot.runtime import Runtime
 from bot.sla.clocks import sweep
 
@@ -33,6 +34,8 @@ def run_once(rt: Runtime, sender: OutboxSender) -> None:
                  reengaged.still_nurture, reengaged.failed)
     forget_old_events(rt)
     due_weekly_digest(rt)
+    due_monthly_review(rt)
+    due_quarterly_review(rt)
     delivered = sender.deliver_due()
     if delivered.sent or delivered.retried or delivered.parked:
         log.info("clock.outbox sent=%s retried=%s parked=%s", delivered.sent, delivered.retried, delivered.parked)

@@ -11,6 +11,9 @@ METHOD_SCOPES = {
     "chat.update": "chat:write",
     "chat.postEphemeral": "chat:write",
     "users.info": "users:read",
+    # Charts: files_upload_v2 calls both upload methods.
+    "files.getUploadURLExternal": "files:write",
+    "files.completeUploadExternal": "files:write",
 }
 
 
