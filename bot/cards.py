@@ -19,13 +19,16 @@ from storage.models import Lead
 def enqueue_card(session: Session, rt: Runtime, lead: Lead, rep: Rep, *, now: datetime, key_suffix: str = "") -> None:
     """Queue a new card for `rep`; the sender records where it lands so that later changes update it."""
     language = user_language(session, rt.config, rt.settings.default_language, rep.slack_user_id)
+    key, payload = new_card(rt, lead, rep, language, key_suffix=key_suffix)
+    enqueue(session, key=key, kind="card", method="chat.postMessage", payload=payload, now=now, lead_id=lead.id)
+    refresh_homes(session, rt, rep)
+
+
+def new_card(rt: Runtime, lead: Lead, rep: Rep, language: str, *, key_suffix: str = "") -> tuple[str, dict[str, object]]:
+    """Return the outbox key and payload of a new card for `rep`, drawn in `language`."""
     message = messages.lead_card(lead_view(lead, rt.config, language), language, rt.timezone_of(rep))
     suffix = f":{key_suffix}" if key_suffix else ""
-    enqueue(
-        session, key=f"lead:{lead.id}:card:v{lead.version}{suffix}", kind="card", method="chat.postMessage",
-        payload={"channel": rep.slack_user_id, **message.to_payload()}, now=now, lead_id=lead.id,
-    )
-    refresh_homes(session, rt, rep)
+    return f"lead:{lead.id}:card:v{lead.version}{suffix}", {"channel": rep.slack_user_id, **message.to_payload()}
 
 
 def refresh_homes(session: Session, rt: Runtime, rep: Rep | None) -> None:

@@ -4,28 +4,39 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 from datetime import date, datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import JSON, Table, bindparam, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from bot import messages
-from bot.cards import enqueue_card, refresh_card
+from bot.cards import enqueue_card, new_card, refresh_card
 from bot.config import Person, Rep
 from bot.i18n import format_day, t
 from bot.intake.model import LeadInput
 from bot.lifecycle import NEXT_ACTION_STAGE, NextAction, RejectionReason, Stage
-from bot.outbox import enqueue
+from bot.outbox import PENDING, enqueue, home_refresh_waiting
 from bot.preferences import user_language
 from bot.qualification import evaluate
-from bot.routing import RoutingDecision, route
+from bot.routing import RoutePlan, RoutingDecision, plan_route, route, take_positions
 from bot.runtime import Runtime
-from bot.sla.clocks import DECISION, start_decision_clock, start_sal_clocks, stop_clocks
+from bot.sla.clocks import (
+    DECISION,
+    FIRST_CONTACT,
+    clock_values,
+    first_contact_due,
+    start_decision_clock,
+    start_sal_clocks,
+    stop_clocks,
+)
 from bot.transitions import StaleLead, move, record_creation
 from bot.views import lead_view
-from storage.models import Lead, LeadTransition
+from storage.models import Lead, LeadTransition, OutboxItem, SlaClock
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +82,169 @@ def ingest(session: Session, rt: Runtime, data: LeadInput, *, actor: str) -> Ing
     if awaiting:
         _qualify(session, rt, lead, actor=actor, now=now)
     return IngestResult(lead_id=lead.id, created=created, stage=lead.stage)
+
+
+def ingest_many(session: Session, rt: Runtime, inputs: Sequence[LeadInput], *, actor: str) -> list[IngestResult]:
+    """Do what `ingest` does for each input in turn, with the writes of new leads batched.
+
+    The leads of `inputs` that are new are stored with a few multi-row INSERTs (leads,
+    history, clocks, outbox) instead of an ORM unit of work each. A lead that exists
+    already, or that comes a second time in `inputs`, goes through `ingest` after the
+    new leads before it are stored, so lead ids and round-robin turns follow the input order.
+    """
+    if not inputs:
+        return []
+    keys = list(dict.fromkeys((data.source, data.external_id) for data in inputs))
+    existing = {(source, external_id) for source, external_id in session.execute(
+        select(Lead.source, Lead.external_id).where(tuple_(Lead.source, Lead.external_id).in_(keys))
+    )}
+    now = rt.clock.now()
+    results: list[IngestResult] = []
+    pending: list[LeadInput] = []
+    seen: set[tuple[str, str]] = set()
+    for data in inputs:
+        key = (data.source, data.external_id)
+        if key in existing or key in seen:
+            results.extend(_insert_new(session, rt, pending, actor=actor, now=now))
+            pending = []
+            results.append(ingest(session, rt, data, actor=actor))
+        else:
+            pending.append(data)
+        seen.add(key)
+    results.extend(_insert_new(session, rt, pending, actor=actor, now=now))
+    return results
+
+
+@dataclass
+class _NewLead:
+    values: dict[str, object]
+    plan: RoutePlan | None = None
+    decision: RoutingDecision | None = None
+
+
+def _insert_new(session: Session, rt: Runtime, inputs: list[LeadInput], *, actor: str, now: datetime) -> list[IngestResult]:
+    """Store leads that do not exist yet with the same rows that `ingest` would write one by one."""
+    if not inputs:
+        return []
+    config = rt.config
+    leads: list[_NewLead] = []
+    turns: dict[str, int] = {}
+    for data in inputs:
+        values: dict[str, object] = {name: getattr(data, name) for name in LEAD_FIELDS}
+        values.update(source=data.source, external_id=data.external_id, source_created_at=data.created_at,
+                      stage=Stage.RAW.value, version=1, created_at=now, updated_at=now, team_id=None, rep_email=None,
+                      routing=None, mql_at=None, first_mql_at=None, decision_due_at=None)
+        result = evaluate(data, config.criteria, now)
+        values["qualification"] = result.to_json()
+        new = _NewLead(values)
+        if result.is_mql:
+            new.plan = plan_route(config, owner_email=data.owner_email, country=data.country, region=data.region)
+            if new.plan.decision is None:
+                assert new.plan.team_id is not None
+                turns[new.plan.team_id] = turns.get(new.plan.team_id, 0) + 1
+        elif result.needs_nurture:
+            values.update(stage=Stage.NURTURE.value, version=2)
+        leads.append(new)
+
+    # One cursor update per team hands out this batch's round-robin turns in input order.
+    positions = {team_id: take_positions(session, team_id, count) for team_id, count in turns.items()}
+    decision_due: dict[str, datetime] = {}
+    for new in leads:
+        if new.plan is None:
+            continue
+        if new.plan.decision is None:
+            assert new.plan.team_id is not None
+            new.decision = new.plan.decide(positions[new.plan.team_id])
+            positions[new.plan.team_id] += 1
+        else:
+            new.decision = new.plan.decision
+        team_id = new.decision.team_id
+        if team_id not in decision_due:
+            decision_due[team_id] = rt.calendar(team_id).add_working_days(now, config.sla.decision_working_days)
+        new.values.update(
+            stage=Stage.MQL.value, version=2, rep_email=new.decision.rep.email, team_id=team_id,
+            routing=new.decision.to_json(), mql_at=now, first_mql_at=now, decision_due_at=decision_due[team_id],
+        )
+
+    lead_table: Table = Lead.__table__  # type: ignore[assignment]
+    # A None routing must be SQL NULL, as when the one-row path leaves the column out, not JSON null.
+    statement = insert(lead_table).values(routing=bindparam("routing", type_=JSON(none_as_null=True)))
+    rows = [new.values for new in leads]
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite would get one INSERT per row to return the ids in order; an executemany and one look-up cost less.
+        session.execute(statement, rows)
+        keys = [(new.values["source"], new.values["external_id"]) for new in leads]
+        found = {(source, external_id): lead_id for lead_id, source, external_id in session.execute(
+            select(Lead.id, Lead.source, Lead.external_id).where(tuple_(Lead.source, Lead.external_id).in_(keys)))}
+        ids = [found[key] for key in keys]
+    else:
+        ids = list(session.execute(statement.returning(lead_table.c.id, sort_by_parameter_order=True), rows).scalars())
+
+    transitions: list[dict[str, object]] = []
+    clocks: list[dict[str, object]] = []
+    outbox: list[dict[str, object]] = []
+    languages: dict[str, str] = {}
+    homes_waiting: set[str] = set()
+    contact_due: dict[str, datetime] = {}
+    results: list[IngestResult] = []
+    for lead_id, new in zip(ids, leads, strict=True):
+        new.values["id"] = lead_id
+        stage = str(new.values["stage"])
+        results.append(IngestResult(lead_id=lead_id, created=True, stage=stage))
+        transitions.append({"lead_id": lead_id, "at": now, "actor": actor, "from_stage": None,
+                            "to_stage": Stage.RAW.value, "reason": "created", "details": {}})
+        if stage == Stage.NURTURE.value:
+            transitions.append({"lead_id": lead_id, "at": now, "actor": actor, "from_stage": Stage.RAW.value,
+                                "to_stage": stage, "reason": "not_engaged", "details": {}})
+        if new.decision is None:
+            continue
+        decision = new.decision
+        routing = decision.to_json()
+        transitions.append({"lead_id": lead_id, "at": now, "actor": actor, "from_stage": Stage.RAW.value,
+                            "to_stage": stage, "reason": "qualified", "details": {"routing": routing}})
+        team_id = decision.team_id
+        if team_id not in contact_due:
+            contact_due[team_id] = first_contact_due(rt, team_id, now)
+        for kind, due in ((FIRST_CONTACT, contact_due[team_id]), (DECISION, decision_due[team_id])):
+            clocks.append(clock_values(rt, lead_id=lead_id, team_id=team_id, rep_email=decision.rep.email, kind=kind,
+                                       start=now, due=due))
+        rep = decision.rep
+        if rep.slack_user_id not in languages:
+            languages[rep.slack_user_id] = user_language(session, config, rt.settings.default_language, rep.slack_user_id)
+        # The card is drawn from the values just stored; a plain object is much cheaper to build than a Lead.
+        key, payload = new_card(rt, _stored(new.values), rep, languages[rep.slack_user_id])
+        outbox.append(_outbox_row(key, "card", "chat.postMessage", payload, now, lead_id))
+        manager = config.manager_of(rep)
+        for user_id in dict.fromkeys([rep.slack_user_id, *([manager.slack_user_id] if manager else [])]):
+            if user_id in homes_waiting:
+                continue
+            homes_waiting.add(user_id)
+            if not home_refresh_waiting(session, user_id):
+                outbox.append(_outbox_row(f"home:{user_id}:{uuid.uuid4().hex}", "home", "views.publish",
+                                          {"user_id": user_id, "home": True}, now, None))
+        log.info("lead.mql lead=%s rep=%s team=%s rule=%s", lead_id, rep.slack_user_id, team_id, decision.rule)
+
+    for model, rows in ((LeadTransition, transitions), (SlaClock, clocks), (OutboxItem, outbox)):
+        if rows:
+            session.execute(insert(model.__table__), rows)
+    return results
+
+
+def _stored(values: dict[str, object]) -> Lead:
+    """Return a stand-in for the stored lead with `values` and None in every other column, to draw its card."""
+    global _LEAD_COLUMNS
+    if _LEAD_COLUMNS is None:
+        _LEAD_COLUMNS = {column.key: None for column in Lead.__table__.columns}
+    return SimpleNamespace(**{**_LEAD_COLUMNS, **values})  # type: ignore[return-value]
+
+
+_LEAD_COLUMNS: dict[str, None] | None = None
+
+
+def _outbox_row(key: str, kind: str, method: str, payload: dict[str, object], now: datetime,
+                lead_id: int | None) -> dict[str, object]:
+    return {"dedupe_key": key, "lead_id": lead_id, "kind": kind, "method": method, "payload": payload,
+            "status": PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now}
 
 
 def _qualify(session: Session, rt: Runtime, lead: Lead, *, actor: str, now: datetime) -> None:

@@ -272,13 +272,18 @@ def _retry_after_seconds(response: Any) -> float:
 def enqueue_home_refresh(session: Session, user_ids: list[str], now: datetime) -> None:
     """Queue a Home tab update for each user, unless one is already waiting for that user."""
     for user_id in dict.fromkeys(user_ids):
-        waiting = session.scalar(
-            select(OutboxItem.id).where(OutboxItem.kind == "home", OutboxItem.status == PENDING,
-                                        OutboxItem.dedupe_key.like(f"home:{user_id}:%")).limit(1)
-        )
-        if waiting is None:
+        if not home_refresh_waiting(session, user_id):
             enqueue(session, key=f"home:{user_id}:{uuid.uuid4().hex}", kind="home", method="views.publish",
                     payload={"user_id": user_id, "home": True}, now=now)
+
+
+def home_refresh_waiting(session: Session, user_id: str) -> bool:
+    """Whether a Home tab update for the user is queued and not sent yet."""
+    waiting = session.scalar(
+        select(OutboxItem.id).where(OutboxItem.kind == "home", OutboxItem.status == PENDING,
+                                    OutboxItem.dedupe_key.like(f"home:{user_id}:%")).limit(1)
+    )
+    return waiting is not None
 
 
 def stuck_items(session: Session) -> list[OutboxItem]:

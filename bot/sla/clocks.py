@@ -94,15 +94,22 @@ def start_clock(session: Session, rt: Runtime, lead: Lead, kind: str, *, start: 
         generation += session.scalar(
             select(func.max(SlaClock.generation)).where(SlaClock.lead_id == lead.id, SlaClock.kind == kind)
         ) or 0
-    schedule = decision_schedule(rt, lead.team_id, start, due)
-    clock = SlaClock(
-        lead_id=lead.id, kind=kind, generation=generation, rep_email=lead.rep_email, started_at=start,
-        due_at=due, status=RUNNING, schedule=schedule, next_step=0,
-        next_alert_at=datetime.fromisoformat(schedule[0]["at"]) if schedule else None,
-    )
+    clock = SlaClock(**clock_values(rt, lead_id=lead.id, team_id=lead.team_id, rep_email=lead.rep_email, kind=kind,
+                                    start=start, due=due, generation=generation))
     session.add(clock)
     session.flush()
     return clock
+
+
+def clock_values(rt: Runtime, *, lead_id: int, team_id: str | None, rep_email: str | None, kind: str,
+                 start: datetime, due: datetime, generation: int = 1) -> dict[str, Any]:
+    """The column values of a new running clock with its alert schedule; a batched import inserts these."""
+    schedule = decision_schedule(rt, team_id, start, due)
+    return {
+        "lead_id": lead_id, "kind": kind, "generation": generation, "rep_email": rep_email, "started_at": start,
+        "due_at": due, "status": RUNNING, "schedule": schedule, "next_step": 0,
+        "next_alert_at": datetime.fromisoformat(schedule[0]["at"]) if schedule else None,
+    }
 
 
 def start_decision_clock(session: Session, rt: Runtime, lead: Lead, *, now: datetime, first: bool = False) -> SlaClock:
@@ -117,8 +124,12 @@ def start_decision_clock(session: Session, rt: Runtime, lead: Lead, *, now: date
 
 def start_first_contact_clock(session: Session, rt: Runtime, lead: Lead, *, now: datetime, first: bool = False) -> SlaClock:
     """Start, or restart for a new owner, the clock of the first contact attempt."""
-    due = rt.calendar(lead.team_id).add_working_time(now, _hours(rt.config.sla.first_contact_working_hours))
+    due = first_contact_due(rt, lead.team_id, now)
     return start_clock(session, rt, lead, FIRST_CONTACT, start=now, due=due, first=first)
+
+
+def first_contact_due(rt: Runtime, team_id: str | None, now: datetime) -> datetime:
+    return rt.calendar(team_id).add_working_time(now, _hours(rt.config.sla.first_contact_working_hours))
 
 
 def end_of_working_day(rt: Runtime, team_id: str | None, now: datetime) -> datetime:
