@@ -6,6 +6,7 @@ import logging
 
 from alembic.script import ScriptDirectory
 
+from bot.channels import resolve_configured_channels
 from bot.clock import Clock, SystemClock
 from bot.config import load_config
 from bot.runtime import Runtime
@@ -35,8 +36,15 @@ def prepare_database(url: str) -> None:
 
 
 def build_runtime(settings: Settings | None = None, *, clock: Clock | None = None, prepare: bool = True) -> Runtime:
+    """Load the configuration, prepare the database and resolve the configured Slack channels to ids.
+
+    Raises ConfigError (ChannelError for a channel) or DatabaseNotReady with the fix.
+    """
     settings = settings or Settings()
+    clock = clock or SystemClock()
     config = load_config(settings.handoff_config)
     if prepare:
         prepare_database(settings.database_url)
-    return Runtime(settings=settings, config=config, db=Database(settings.database_url), clock=clock or SystemClock())
+    db = Database(settings.database_url)
+    config = resolve_configured_channels(config, settings, db, clock.now())
+    return Runtime(settings=settings, config=config, db=db, clock=clock)

@@ -186,6 +186,13 @@ def cmd_config_check(_args: argparse.Namespace) -> int:
         raise SystemExit(str(error)) from None
     print(f"{settings.handoff_config}: {len(config.teams)} teams, {len(config.reps)} reps, "
           f"{len(config.managers)} managers; configuration is valid")
+    from bot.channels import describe_channel_check
+
+    try:
+        for line in describe_channel_check(config, settings):
+            print(line)
+    except ConfigError as error:
+        raise SystemExit(str(error)) from None
     missing = settings.missing_slack_settings()
     if missing:
         print(f"warning: {', '.join(missing)} not set; the bot cannot connect to Slack without them")

@@ -17,6 +17,9 @@ from bot.sla.calendar import CalendarConfig
 
 SLACK_USER_ID_PATTERN = r"^[UW][A-Z0-9]{2,}$"
 SLACK_CHANNEL_ID_PATTERN = r"^[CG][A-Z0-9]{2,}$"
+# A channel id, or a "#name" (Slack's rules: lower case, digits, - and _) that the bot resolves to
+# the id when it starts.
+SLACK_CHANNEL_PATTERN = r"^([CG][A-Z0-9]{2,}|#[a-z0-9][a-z0-9_-]{0,79})$"
 TERRITORY_PATTERN = re.compile(r"^[A-Z]{2}(:[A-Za-z0-9-]+)?$")
 
 
@@ -89,7 +92,7 @@ class Team(BaseModel):
     territory: list[str] = Field(default_factory=list, description="Country codes or country:region the team covers.")
     calendar: CalendarConfig = Field(default_factory=CalendarConfig)
     channel: str | None = Field(
-        default=None, pattern=SLACK_CHANNEL_ID_PATTERN, description="Team channel id for digests (C...), not its name."
+        default=None, pattern=SLACK_CHANNEL_PATTERN, description="Team channel for digests: its id (C...) or #name."
     )
     methodology: Literal["bant", "meddic"] | None = Field(
         default=None, description="Discovery framework of this team; defaults to sales.methodology."
@@ -133,7 +136,8 @@ class Escalation(BaseModel):
 
     chain: list[str] = Field(
         default_factory=lambda: ["manager"],
-        description="Who hears of a breach, in order: 'manager', an e-mail of a configured person, or a channel id.",
+        description="Who hears of a breach, in order: 'manager', an e-mail of a configured person, "
+                    "or a channel id (C...) or #name.",
     )
     delay_working_hours: Decimal = Field(default=Decimal(4), gt=0, description="Working hours between two steps.")
 
@@ -246,7 +250,7 @@ class WeeklyDigest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    channel: str = Field(pattern=SLACK_CHANNEL_ID_PATTERN, description="Channel id (C...) to post the digest in.")
+    channel: str = Field(pattern=SLACK_CHANNEL_PATTERN, description="Channel to post the digest in: its id (C...) or #name.")
     weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = Field(
         default="mon", description="Day of the weekly review."
     )
@@ -259,7 +263,7 @@ class MonthlyReview(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    channel: str = Field(pattern=SLACK_CHANNEL_ID_PATTERN, description="Channel id (C...) to post the review in.")
+    channel: str = Field(pattern=SLACK_CHANNEL_PATTERN, description="Channel to post the review in: its id (C...) or #name.")
     day: int = Field(default=1, ge=1, le=28, description="Day of the month (1-28) on which last month is reviewed.")
     time: str = Field(default="09:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
                       description="Local time (first team's time zone) at which the review is posted, HH:MM.")
@@ -270,7 +274,7 @@ class QuarterlyReview(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    channel: str = Field(pattern=SLACK_CHANNEL_ID_PATTERN, description="Channel id (C...) to post the review in.")
+    channel: str = Field(pattern=SLACK_CHANNEL_PATTERN, description="Channel to post the review in: its id (C...) or #name.")
     day: int = Field(default=1, ge=1, le=28,
                      description="Day (1-28) of a quarter's first month on which the previous quarter is reviewed.")
     time: str = Field(default="09:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
@@ -298,8 +302,8 @@ class HandoffConfig(BaseModel):
         default_factory=list, description="Slack user ids allowed to act on any lead."
     )
     marketing_channel: str | None = Field(
-        default=None, pattern=SLACK_CHANNEL_ID_PATTERN,
-        description="Channel id (C...) where rejections are announced, not the channel's name.",
+        default=None, pattern=SLACK_CHANNEL_PATTERN,
+        description="Channel where rejections are announced: its id (C...) or #name.",
     )
     criteria: Criteria = Field(default_factory=Criteria)
     sla: SlaPolicy = Field(default_factory=SlaPolicy)
@@ -344,11 +348,11 @@ class HandoffConfig(BaseModel):
                 raise ValueError(f"sla.auto_reassign.teams[{index}]: unknown team {team_id!r}; "
                                  f"configured teams: {', '.join(sorted(team_ids))}")
         for index, target in enumerate(self.sla.escalation.chain):
-            if target == "manager" or target.lower() in known or re.match(SLACK_CHANNEL_ID_PATTERN, target):
+            if target == "manager" or target.lower() in known or re.match(SLACK_CHANNEL_PATTERN, target):
                 continue
             raise ValueError(
                 f"sla.escalation.chain[{index}]: {target!r} is not 'manager', the e-mail of a configured person, "
-                "or a channel id (C...)"
+                "a channel id (C...) or a #channel-name"
             )
         return self
 

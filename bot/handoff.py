@@ -20,7 +20,7 @@ from bot.config import Person, Rep
 from bot.i18n import format_day, t
 from bot.intake.model import LeadInput
 from bot.lifecycle import NEXT_ACTION_STAGE, NextAction, RejectionReason, Stage
-from bot.outbox import PENDING, enqueue, home_refresh_waiting
+from bot.outbox import PACED_METHODS, PENDING, enqueue, home_refresh_waiting
 from bot.preferences import user_language
 from bot.qualification import evaluate
 from bot.routing import RoutePlan, RoutingDecision, plan_route, route, take_positions
@@ -243,8 +243,10 @@ _LEAD_COLUMNS: dict[str, None] | None = None
 
 def _outbox_row(key: str, kind: str, method: str, payload: dict[str, object], now: datetime,
                 lead_id: int | None) -> dict[str, object]:
+    # The same columns as bot.outbox.enqueue writes, paced_channel included.
     return {"dedupe_key": key, "lead_id": lead_id, "kind": kind, "method": method, "payload": payload,
-            "status": PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now}
+            "status": PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now,
+            "paced_channel": payload.get("channel") if method in PACED_METHODS else None}
 
 
 def _qualify(session: Session, rt: Runtime, lead: Lead, *, actor: str, now: datetime) -> None:

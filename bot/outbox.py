@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import re
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,13 +14,13 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
-from bot.clock import Clock
+from bot.clock import Clock, FixedClock
 from storage.db import Database
-from storage.models import Lead, OutboxItem
+from storage.models import Lead, OutboxChannelPacing, OutboxItem
 
 log = logging.getLogger(__name__)
 
@@ -25,16 +28,39 @@ PENDING = "pending"
 SENT = "sent"
 PARKED = "parked"
 FAILED = "failed"
-# Kind of the chart uploads: the payload contains the numbers, and the PNG is drawn when it is sent.
-CHART_KIND = "chart"
+# A card update whose card was deleted while the lead is closed: nothing is left to show it on.
+DROPPED = "dropped"
 
 # Errors that another attempt cannot fix: the item waits for an admin.
 PARK_ERRORS = frozenset(
     {"channel_not_found", "not_in_channel", "users_not_found", "user_not_found", "invalid_blocks",
      "invalid_auth", "not_authed", "account_inactive", "is_archived", "msg_too_long", "no_text"}
 )
+# Kind of the Slack messages that tell the admins about a parked item; they are never alerted on.
+ADMIN_ALERT = "admin_alert"
+# Kind of the chart uploads: the payload contains the numbers, and the PNG is drawn when it is sent.
+CHART_KIND = "chart"
 CLAIM_SECONDS = 60
 MAX_BACKOFF_SECONDS = 15 * 60
+
+# Methods under Slack's limit of about one message per second per channel (the "special" rate
+# limit of chat.postMessage). chat.update and views.publish have ordinary per-method tiers.
+PACED_METHODS = frozenset({"chat.postMessage"})
+# How long one deliver_due call may wait in total for busy channels before it leaves the rest to
+# the next call.
+MAX_PACING_WAIT = timedelta(seconds=10)
+# Message metadata that marks a message as the delivery of one outbox item, so that a sender can
+# find it in the channel's history when the process that posted it died before storing the result.
+METADATA_EVENT_TYPE = "handoff_outbox_item"
+# The history search starts this long before the lost attempt, to allow for clock skew with Slack.
+HISTORY_MARGIN = timedelta(minutes=10)
+# NOTE: only this many pages of messages after the lost attempt are searched. A channel busier
+# than that between the crash and the retry gets the message a second time.
+HISTORY_PAGES = 5
+HISTORY_PAGE_SIZE = 200
+# Stages in which a lead still waits for someone's decision, so a deleted card is posted again.
+OPEN_STAGES = frozenset({"mql", "sal", "sql", "opportunity"})
+_USER_ID = re.compile(r"[UW][A-Z0-9]+")
 
 
 def enqueue(
@@ -62,6 +88,7 @@ def enqueue(
         attempts=0,
         next_attempt_at=now,
         created_at=now,
+        paced_channel=payload.get("channel") if method in PACED_METHODS else None,
     )
     savepoint = session.begin_nested()
     try:
@@ -79,6 +106,8 @@ class DeliveryReport:
     sent: int = 0
     retried: int = 0
     parked: int = 0
+    deferred: int = 0  # postponed to a later call because their channel was busy
+    dropped: int = 0
     homes: int = 0  # Home tab updates among the sent items
 
     @property
@@ -89,25 +118,37 @@ class DeliveryReport:
 class OutboxSender:
     """Deliver due outbox items to Slack, one lead's items in order, retrying what can succeed later."""
 
-    def __init__(self, db: Database, client: WebClient, clock: Clock, *, give_up_after: timedelta = timedelta(hours=24),
-                 runtime: Any = None) -> None:
+    def __init__(self, db: Database, client: WebClient, clock: Clock, *, give_up_after: timedelta | None = None,
+                 pacing_interval: timedelta | None = None, max_pacing_wait: timedelta = MAX_PACING_WAIT,
+                 sleep: Callable[[float], None] | None = None, runtime: Any = None) -> None:
+        settings = getattr(runtime, "settings", None)
+        if give_up_after is None:
+            give_up_after = timedelta(hours=settings.outbox_give_up_hours if settings else 24)
+        if pacing_interval is None:
+            pacing_interval = timedelta(seconds=settings.outbox_channel_interval_seconds if settings else 1)
         self.runtime = runtime
         self.db = db
         self.client = client
         self.clock = clock
         self.give_up_after = give_up_after
+        self.pacing_interval = pacing_interval
+        self.max_pacing_wait = max_pacing_wait
+        self.sleep = sleep or _default_sleep(clock)
         self.worker_id = uuid.uuid4().hex[:16]
 
-    def _claim(self, *, limit: int, lead_id: int | None) -> list[OutboxItem]:
+    def _claim(self, *, limit: int, lead_id: int | None, per_channel: int | None = None) -> list[OutboxItem]:
+        """Claim due items in id order, at most `per_channel` of each paced channel."""
         now = self.clock.now()
         earlier = aliased(OutboxItem)
         # A lead's item waits while an older item of the same lead is still pending.
         blocked = exists().where(
             and_(earlier.lead_id == OutboxItem.lead_id, earlier.status == PENDING, earlier.id < OutboxItem.id)
         )
+        busy_channels = select(OutboxChannelPacing.channel).where(OutboxChannelPacing.next_send_at > now)
         candidates = (
-            select(OutboxItem.id)
-            .where(OutboxItem.status == PENDING, OutboxItem.next_attempt_at <= now, ~blocked)
+            select(OutboxItem.id, OutboxItem.paced_channel)
+            .where(OutboxItem.status == PENDING, OutboxItem.next_attempt_at <= now, ~blocked,
+                   OutboxItem.paced_channel.is_(None) | OutboxItem.paced_channel.not_in(busy_channels))
             .order_by(OutboxItem.id)
             .limit(limit)
         )
@@ -115,7 +156,14 @@ class OutboxSender:
             candidates = candidates.where(OutboxItem.lead_id == lead_id)
         token = f"{self.worker_id}:{uuid.uuid4().hex[:8]}"
         with self.db.transaction() as session:
-            ids = list(session.scalars(candidates))
+            ids: list[int] = []
+            claimed_per_channel: dict[str, int] = {}
+            for item_id, channel in session.execute(candidates):
+                if channel is not None and per_channel is not None:
+                    if claimed_per_channel.get(channel, 0) >= per_channel:
+                        continue
+                    claimed_per_channel[channel] = claimed_per_channel.get(channel, 0) + 1
+                ids.append(item_id)
             if not ids:
                 return []
             session.execute(
@@ -130,26 +178,103 @@ class OutboxSender:
             )
             return list(session.scalars(select(OutboxItem).where(OutboxItem.claimed_by == token).order_by(OutboxItem.id)))
 
-    def deliver_due(self, *, limit: int = 100, lead_id: int | None = None) -> DeliveryReport:
-        """Send what is due now; returns counts. One item's failure never stops the others."""
+    def deliver_due(self, *, limit: int = 100, lead_id: int | None = None,
+                    max_wait: timedelta | None = None) -> DeliveryReport:
+        """Send what is due now and return the counts.
+
+        One item's failure never stops the others. Items of one channel go out one pacing
+        interval apart, interleaved with other channels, and the call sleeps between them at
+        most `max_wait` (default `max_pacing_wait`) in all. What does not fit is released for
+        the next call.
+        """
         report = DeliveryReport()
+        wait_budget = (self.max_pacing_wait if max_wait is None else max_wait).total_seconds()
         handled = 0
         # A lead's next item becomes claimable only once the one before it is sent, so claim in rounds.
         while handled < limit:
-            claimed = self._claim(limit=limit - handled, lead_id=lead_id)
+            # Claim no more of one channel than this call can send in its remaining wait.
+            per_channel = None
+            if self.pacing_interval > timedelta(0):
+                per_channel = int(wait_budget / self.pacing_interval.total_seconds()) + 1
+            claimed = self._claim(limit=limit - handled, lead_id=lead_id, per_channel=per_channel)
             if not claimed:
-                break
-            for item in claimed:
+                wake_at = self._next_channel_slot(lead_id)
+                pause = (wake_at - self.clock.now()).total_seconds() if wake_at is not None else None
+                if pause is None or pause > wait_budget:
+                    break
+                if pause > 0:
+                    self.sleep(pause)
+                    wait_budget -= pause
+                continue
+            start = self.clock.now()
+            released: list[OutboxItem] = []
+            for planned_at, item in self._plan(claimed, start):
+                pause = (planned_at - self.clock.now()).total_seconds()
+                if pause > wait_budget:
+                    released.append(item)
+                    continue
+                if pause > 0:
+                    self.sleep(pause)
+                    wait_budget -= pause
                 outcome = self._deliver(item)
                 setattr(report, outcome, getattr(report, outcome) + 1)
+                if outcome == "deferred":
+                    continue
                 if outcome == "sent" and item.kind == "home":
                     report.homes += 1
-            handled += len(claimed)
+                handled += 1
+            if released:
+                self._release(released)
+                report.deferred += len(released)
         return report
+
+    def _plan(self, claimed: list[OutboxItem], start: datetime) -> list[tuple[datetime, OutboxItem]]:
+        """Order claimed items by the moment each may go out: one pacing interval apart per channel."""
+        free_at: dict[str, datetime] = {}
+        planned: list[tuple[datetime, OutboxItem]] = []
+        for item in claimed:
+            moment = start
+            channel = _paced_channel_of(item)
+            if channel and self.pacing_interval > timedelta(0):
+                moment = free_at.get(channel, start)
+                free_at[channel] = moment + self.pacing_interval
+            planned.append((moment, item))
+        planned.sort(key=lambda entry: (entry[0], entry[1].id))
+        return planned
+
+    def _release(self, items: list[OutboxItem]) -> None:
+        # The items stay due, so the next claim takes them once their channel is free. Rows not
+        # written by enqueue get their paced_channel here, so that the claim can skip them meanwhile.
+        by_channel: dict[str | None, list[int]] = {}
+        for item in items:
+            by_channel.setdefault(_paced_channel_of(item), []).append(item.id)
+        with self.db.transaction() as session:
+            for channel, item_ids in by_channel.items():
+                session.execute(
+                    update(OutboxItem)
+                    .where(OutboxItem.id.in_(item_ids))
+                    .values(claimed_by=None, claimed_until=None, paced_channel=channel)
+                    .execution_options(synchronize_session=False)
+                )
+
+    def _next_channel_slot(self, lead_id: int | None) -> datetime | None:
+        """Return when the first busy channel with a due item becomes free, or None if none waits."""
+        now = self.clock.now()
+        waiting = select(OutboxItem.id).where(
+            OutboxItem.paced_channel == OutboxChannelPacing.channel, OutboxItem.status == PENDING,
+            OutboxItem.next_attempt_at <= now,
+        )
+        if lead_id is not None:
+            waiting = waiting.where(OutboxItem.lead_id == lead_id)
+        with self.db.transaction() as session:
+            return session.scalar(
+                select(func.min(OutboxChannelPacing.next_send_at))
+                .where(OutboxChannelPacing.next_send_at > now, waiting.exists())
+            )
 
     def deliver_lead(self, lead_id: int) -> DeliveryReport:
         """Try a lead's pending items at once, e.g. right after a click; the clock retries the rest."""
-        return self.deliver_due(limit=20, lead_id=lead_id)
+        return self.deliver_due(limit=20, lead_id=lead_id, max_wait=min(self.max_pacing_wait, timedelta(seconds=2)))
 
     def _resolve_arguments(self, item: OutboxItem) -> dict[str, Any]:
         arguments = dict(item.payload)
@@ -170,18 +295,86 @@ class OutboxSender:
 
     def _deliver(self, item: OutboxItem) -> str:
         now = self.clock.now()
+        channel: str | None = None
         try:
             arguments = self._resolve_arguments(item)
+            if item.method in PACED_METHODS:
+                channel = arguments.get("channel")
+            if item.method == "chat.postMessage":
+                if item.send_started_at is not None:
+                    try:
+                        earlier = self._find_earlier_post(item, arguments)
+                    except SlackApiError as error:
+                        # Without the search a new post could be a second copy, so the attempt stays unknown.
+                        return self._handle_error(item, error, now, result_unknown=True)
+                    if earlier is not None:
+                        self._mark_sent(item, earlier, now)
+                        log.info("outbox.recovered id=%s kind=%s lead=%s channel=%s ts=%s: found in the "
+                                 "channel's history, not posted again", item.id, item.kind, item.lead_id,
+                                 earlier["channel"], earlier["ts"])
+                        return "sent"
+                arguments.setdefault("metadata", delivery_metadata(item.dedupe_key))
+            busy_until = self._start_send(item, channel, now)
+            if busy_until is not None:
+                return self._defer(item, str(channel), busy_until)
             if item.kind == CHART_KIND:
                 response = upload_chart(self.client, arguments)
             else:
                 response = self.client.api_call(item.method, json=arguments)
         except SlackApiError as error:
-            return self._handle_error(item, error, now)
+            return self._handle_error(item, error, now, channel)
         except Exception as error:  # noqa: BLE001 - network errors of any kind mean "try later"
-            return self._retry(item, f"{type(error).__name__}: {error}", now, None)
+            # Slack may have accepted the call before the connection failed, so send_started_at stays.
+            return self._retry(item, f"{type(error).__name__}: {error}", now, None, result_unknown=True)
         self._mark_sent(item, response.data if isinstance(response.data, dict) else {}, now)
         return "sent"
+
+    def _start_send(self, item: OutboxItem, channel: str | None, now: datetime) -> datetime | None:
+        """Reserve the channel's next slot and mark the attempt as started, or return when the channel is free."""
+        with self.db.transaction() as session:
+            if channel and self.pacing_interval > timedelta(0):
+                busy_until = reserve_channel_slot(session, channel, now, self.pacing_interval)
+                if busy_until is not None:
+                    return busy_until
+            session.execute(update(OutboxItem).where(OutboxItem.id == item.id).values(send_started_at=now))
+        return None
+
+    def _defer(self, item: OutboxItem, channel: str, until: datetime) -> str:
+        # The item stays due, and its paced_channel (missing on rows not written by enqueue) keeps
+        # the claim away from it until the channel is free.
+        with self.db.transaction() as session:
+            session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.id == item.id)
+                .values(paced_channel=channel, claimed_by=None, claimed_until=None)
+            )
+        log.debug("outbox.deferred id=%s kind=%s lead=%s until=%s", item.id, item.kind, item.lead_id, until.isoformat())
+        return "deferred"
+
+    def _find_earlier_post(self, item: OutboxItem, arguments: dict[str, Any]) -> dict[str, Any] | None:
+        """Return the channel and ts of this item's message if an earlier attempt posted it, else None.
+
+        Raises SlackApiError when Slack cannot be searched, so that the caller retries or parks
+        the item instead of risking a second copy.
+        """
+        assert item.send_started_at is not None
+        channel = str(arguments.get("channel") or "")
+        if _USER_ID.fullmatch(channel):
+            # chat.postMessage takes a user id for the DM, but conversations.history needs the DM's id.
+            channel = self.client.conversations_open(users=channel)["channel"]["id"]
+        oldest = f"{(item.send_started_at - HISTORY_MARGIN).timestamp():.6f}"
+        cursor: str | None = None
+        for _ in range(HISTORY_PAGES):
+            page = self.client.conversations_history(
+                channel=channel, oldest=oldest, include_all_metadata=True, limit=HISTORY_PAGE_SIZE, cursor=cursor
+            )
+            for message in page.get("messages") or []:
+                if _delivery_key(message) == item.dedupe_key:
+                    return {"channel": channel, "ts": message.get("ts")}
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+            if cursor is None:
+                break
+        return None
 
     def _mark_sent(self, item: OutboxItem, data: dict[str, Any], now: datetime) -> None:
         channel = data.get("channel")
@@ -191,7 +384,7 @@ class OutboxSender:
                 update(OutboxItem)
                 .where(OutboxItem.id == item.id)
                 .values(status=SENT, sent_at=now, attempts=OutboxItem.attempts + 1, result_channel=channel,
-                        result_ts=ts, claimed_by=None, claimed_until=None, last_error=None)
+                        result_ts=ts, claimed_by=None, claimed_until=None, last_error=None, send_started_at=None)
             )
             if item.kind == "card" and item.lead_id is not None and channel and ts:
                 session.execute(
@@ -199,24 +392,46 @@ class OutboxSender:
                 )
         log.info("outbox.sent id=%s kind=%s method=%s lead=%s", item.id, item.kind, item.method, item.lead_id)
 
-    def _handle_error(self, item: OutboxItem, error: SlackApiError, now: datetime) -> str:
+    def _handle_error(self, item: OutboxItem, error: SlackApiError, now: datetime, channel: str | None = None, *,
+                      result_unknown: bool = False) -> str:
         response = error.response
         status = getattr(response, "status_code", 200)
         code = response.get("error") if hasattr(response, "get") else None
+        # A server error does not say whether the message was posted before it happened.
+        result_unknown = result_unknown or status >= 500
         if status == 429:
             retry_after = _retry_after_seconds(response)
-            return self._retry(item, "ratelimited", now, retry_after)
+            if channel and self.pacing_interval > timedelta(0):
+                with self.db.transaction() as session:
+                    hold_channel(session, channel, now + timedelta(seconds=retry_after))
+            return self._retry(item, "ratelimited", now, retry_after, result_unknown=result_unknown)
         if code == "message_not_found" and item.kind == "card_update":
             return self._repost_card(item, now)
+        if code == "invalid_blocks":
+            # Slack names each invalid field with a JSON pointer; the pointers carry no lead data.
+            details = _error_details(response)
+            log.error("outbox.invalid_blocks id=%s kind=%s lead=%s fields=%s", item.id, item.kind, item.lead_id,
+                      "; ".join(details) or "(Slack named none)")
+            return self._park(item, "invalid_blocks: " + "; ".join(details) if details else "invalid_blocks", now)
         if code in PARK_ERRORS:
-            return self._park(item, str(code), now)
-        return self._retry(item, str(code or f"HTTP {status}"), now, None)
+            return self._park(item, str(code), now, result_unknown=result_unknown)
+        return self._retry(item, str(code or f"HTTP {status}"), now, None, result_unknown=result_unknown)
 
     def _repost_card(self, item: OutboxItem, now: datetime) -> str:
-        # The card was deleted or never delivered: post the current state as a new card.
+        # The card was deleted or never delivered: post the current state as a new card, unless the
+        # lead is closed, because then no one needs the card any more.
         with self.db.transaction() as session:
             lead = session.get(Lead, item.lead_id)
             channel = item.payload.get("fallback_channel")
+            if lead is not None and lead.stage not in OPEN_STAGES:
+                session.execute(
+                    update(OutboxItem)
+                    .where(OutboxItem.id == item.id)
+                    .values(status=DROPPED, attempts=item.attempts + 1, claimed_by=None, claimed_until=None,
+                            send_started_at=None, last_error="message_not_found: card deleted and the lead is closed")
+                )
+                log.info("outbox.card_missing id=%s lead=%s stage=%s action=drop", item.id, item.lead_id, lead.stage)
+                return "dropped"
             if lead is None or not channel:
                 return self._park(item, "message_not_found", now)
             payload = {k: v for k, v in item.payload.items() if k not in {"lead_card", "fallback_channel"}}
@@ -225,37 +440,120 @@ class OutboxSender:
                 update(OutboxItem)
                 .where(OutboxItem.id == item.id)
                 .values(method="chat.postMessage", kind="card", payload=payload, claimed_by=None, claimed_until=None,
-                        last_error="message_not_found: posting a new card", next_attempt_at=now)
+                        paced_channel=channel,
+                        send_started_at=None, last_error="message_not_found: posting a new card", next_attempt_at=now)
             )
         log.warning("outbox.card_missing id=%s lead=%s action=repost", item.id, item.lead_id)
         return "retried"
 
-    def _retry(self, item: OutboxItem, reason: str, now: datetime, retry_after: float | None) -> str:
+    def _retry(self, item: OutboxItem, reason: str, now: datetime, retry_after: float | None, *,
+               result_unknown: bool = False) -> str:
         attempts = item.attempts + 1
         if now - item.created_at > self.give_up_after:
-            return self._park(item, f"gave up after {attempts} attempts: {reason}", now, status=FAILED)
+            return self._park(item, f"gave up after {attempts} attempts: {reason}", now, status=FAILED,
+                              result_unknown=result_unknown)
         delay = retry_after if retry_after is not None else min(2 ** attempts * 5, MAX_BACKOFF_SECONDS)
+        values: dict[str, Any] = {"attempts": attempts, "last_error": reason[:500], "claimed_by": None,
+                                  "claimed_until": None, "next_attempt_at": now + timedelta(seconds=delay)}
+        if not result_unknown:
+            values["send_started_at"] = None
         with self.db.transaction() as session:
-            session.execute(
-                update(OutboxItem)
-                .where(OutboxItem.id == item.id)
-                .values(attempts=attempts, last_error=reason[:500], next_attempt_at=now + timedelta(seconds=delay),
-                        claimed_by=None, claimed_until=None)
-            )
+            session.execute(update(OutboxItem).where(OutboxItem.id == item.id).values(**values))
         log.warning("outbox.retry id=%s kind=%s lead=%s attempt=%s delay_s=%s error=%s",
                     item.id, item.kind, item.lead_id, attempts, delay, reason)
         return "retried"
 
-    def _park(self, item: OutboxItem, reason: str, now: datetime, status: str = PARKED) -> str:
+    def _park(self, item: OutboxItem, reason: str, now: datetime, status: str = PARKED, *,
+              result_unknown: bool = False) -> str:
+        values: dict[str, Any] = {"status": status, "attempts": item.attempts + 1, "last_error": reason[:500],
+                                  "claimed_by": None, "claimed_until": None}
+        if not result_unknown:
+            values["send_started_at"] = None
         with self.db.transaction() as session:
-            session.execute(
-                update(OutboxItem)
-                .where(OutboxItem.id == item.id)
-                .values(status=status, attempts=item.attempts + 1, last_error=reason[:500], claimed_by=None, claimed_until=None)
-            )
+            session.execute(update(OutboxItem).where(OutboxItem.id == item.id).values(**values))
+            if self.runtime is not None and item.kind != ADMIN_ALERT:
+                from bot.outbox_alerts import enqueue_parked_alert
+
+                enqueue_parked_alert(session, self.runtime, item, reason, status, now)
         log.error("outbox.parked id=%s kind=%s method=%s lead=%s error=%s: run 'handoff outbox' to see and retry it",
                   item.id, item.kind, item.method, item.lead_id, reason)
         return "parked"
+
+
+def reserve_channel_slot(session: Session, channel: str, now: datetime, interval: timedelta) -> datetime | None:
+    """Take the channel's next send slot for this moment, or return when the channel is free again.
+
+    The conditional UPDATE is what keeps two sender processes from taking one slot: on
+    PostgreSQL the second waits for the first's row lock and then no longer matches, and
+    SQLite allows one writer at a time.
+    """
+    reserved = session.execute(
+        update(OutboxChannelPacing)
+        .where(OutboxChannelPacing.channel == channel, OutboxChannelPacing.next_send_at <= now)
+        .values(next_send_at=now + interval)
+        .execution_options(synchronize_session=False)
+    )
+    if reserved.rowcount == 1:
+        return None
+    busy_until = session.scalar(select(OutboxChannelPacing.next_send_at).where(OutboxChannelPacing.channel == channel))
+    if busy_until is not None:
+        return busy_until
+    savepoint = session.begin_nested()
+    try:
+        session.add(OutboxChannelPacing(channel=channel, next_send_at=now + interval))
+        session.flush()
+    except IntegrityError:
+        # Another process sent the channel's first message at this moment.
+        savepoint.rollback()
+        return now + interval
+    savepoint.commit()
+    return None
+
+
+def hold_channel(session: Session, channel: str, until: datetime) -> None:
+    """Keep every sender away from a channel until `until`, e.g. after Slack returned 429 for it."""
+    moved = session.execute(
+        update(OutboxChannelPacing)
+        .where(OutboxChannelPacing.channel == channel, OutboxChannelPacing.next_send_at < until)
+        .values(next_send_at=until)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount == 0 and session.get(OutboxChannelPacing, channel) is None:
+        session.add(OutboxChannelPacing(channel=channel, next_send_at=until))
+
+
+def delivery_metadata(key: str) -> dict[str, Any]:
+    """Return the message metadata that ties a posted message to its outbox item."""
+    return {"event_type": METADATA_EVENT_TYPE, "event_payload": {"outbox_key": key}}
+
+
+def _paced_channel_of(item: OutboxItem) -> str | None:
+    if item.paced_channel:
+        return item.paced_channel
+    channel = item.payload.get("channel") if item.method in PACED_METHODS else None
+    return str(channel) if channel else None
+
+
+def _delivery_key(message: dict[str, Any]) -> str | None:
+    metadata = message.get("metadata")
+    if not isinstance(metadata, dict) or metadata.get("event_type") != METADATA_EVENT_TYPE:
+        return None
+    payload = metadata.get("event_payload")
+    return payload.get("outbox_key") if isinstance(payload, dict) else None
+
+
+def _error_details(response: Any) -> list[str]:
+    metadata = response.get("response_metadata") if hasattr(response, "get") else None
+    messages = metadata.get("messages") if isinstance(metadata, dict) else None
+    return [str(message) for message in messages] if isinstance(messages, list) else []
+
+
+def _default_sleep(clock: Clock) -> Callable[[float], None]:
+    # A FixedClock (tests, the demo) does not move by itself, so waiting for a channel advances it instead.
+    if isinstance(clock, FixedClock):
+        fixed = clock
+        return lambda seconds: fixed.advance(timedelta(seconds=seconds))
+    return time.sleep
 
 
 def _retry_after_seconds(response: Any) -> float:

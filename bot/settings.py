@@ -69,6 +69,16 @@ class Settings(BaseSettings):
     sweep_interval_seconds: int = Field(
         default=30, ge=1, description="How often the clock process sweeps due SLA alerts and the outbox."
     )
+    outbox_channel_interval_seconds: float = Field(
+        default=1.0, ge=0,
+        description="Minimum seconds between two outbox messages to one Slack channel, across all processes; "
+                    "Slack allows about one message per second per channel.",
+    )
+    outbox_give_up_hours: float = Field(
+        default=24, gt=0,
+        description="Hours after which the outbox stops retrying an undelivered item and marks it failed "
+                    "for 'handoff outbox'.",
+    )
     personal_data_retention_days: int | None = Field(
         default=None,
         ge=1,

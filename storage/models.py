@@ -222,6 +222,11 @@ class OutboxItem(Base):
     sent_at: Mapped[datetime | None]
     result_channel: Mapped[str | None] = mapped_column(String(64))
     result_ts: Mapped[str | None] = mapped_column(String(32))
+    # Set just before a call to Slack and cleared once its result is stored. A claimed item that
+    # still has it set was being sent by a process that died, so Slack may have posted it already.
+    send_started_at: Mapped[datetime | None]
+    # The channel whose per-channel pacing applies (chat.postMessage only), so that a claim can skip busy channels.
+    paced_channel: Mapped[str | None] = mapped_column(String(64))
 
 
 class RoutingCursor(Base):
@@ -339,3 +344,25 @@ class ClockSnooze(Base):
     choice: Mapped[str] = mapped_column(String(16))
     until: Mapped[datetime]
 
+
+class OutboxChannelPacing(Base):
+    """The earliest moment the outbox may send the next message to one Slack channel.
+
+    Shared by every sender process, so that together they stay within Slack's limit of about
+    one message per second per channel.
+    """
+
+    __tablename__ = "outbox_channel_pacing"
+
+    channel: Mapped[str] = mapped_column(String(64), primary_key=True)
+    next_send_at: Mapped[datetime]
+
+
+class SlackChannel(Base):
+    """A channel named in the handoff configuration, with the id Slack resolved its name to."""
+
+    __tablename__ = "slack_channels"
+
+    name: Mapped[str] = mapped_column(String(80), primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(64))
+    resolved_at: Mapped[datetime]

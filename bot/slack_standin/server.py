@@ -873,6 +873,16 @@ def _as_flag(value: Any) -> bool:
     return bool(value)
 
 
+def _valid_metadata(metadata: Any) -> bool:
+    """Check message metadata against Slack's shape: an event_type string and an event_payload object."""
+    return (
+        isinstance(metadata, dict)
+        and isinstance(metadata.get("event_type"), str)
+        and bool(metadata["event_type"])
+        and isinstance(metadata.get("event_payload"), dict)
+    )
+
+
 def _as_list(value: Any) -> list[str]:
     """Read a comma-separated string or a JSON array of ids."""
     if value is None:
@@ -1038,6 +1048,7 @@ class SlackStandin:
             "conversations.open": self._api_conversations_open,
             "conversations.info": self._api_conversations_info,
             "conversations.list": self._api_conversations_list,
+            "conversations.history": self._api_conversations_history,
             "users.info": self._api_users_info,
             "users.lookupByEmail": self._api_users_lookup_by_email,
             "views.open": self._api_views_open,
@@ -1159,13 +1170,21 @@ class SlackStandin:
                 "is_bot": is_bot,
             }
 
-    def add_channel(self, channel_id: str, name: str, *, is_private: bool = False) -> None:
-        """Register a channel that messages can be posted to and conversations.* can list."""
+    def add_channel(
+        self, channel_id: str, name: str, *, is_private: bool = False, is_member: bool = True
+    ) -> None:
+        """Register a channel that messages can be posted to and conversations.* can list.
+
+        With ``is_member=False`` the bot is not in the channel. It can still post to a public
+        channel, as with the chat:write.public scope, but a private one is hidden from it as on
+        Slack: conversations.list leaves it out and posting fails with channel_not_found.
+        """
         with self._lock:
             self._channels[channel_id] = {
                 "id": channel_id,
                 "name": name.lstrip("#"),
                 "is_private": is_private,
+                "is_member": is_member,
                 "created": int(time.time()),
             }
 
@@ -1513,6 +1532,9 @@ class SlackStandin:
         chat.postMessage. chat.update and chat.delete need the DM id itself.
         """
         if channel:
+            registered = self._channels.get(channel)
+            if registered is not None and registered["is_private"] and not registered["is_member"]:
+                raise _ApiError("channel_not_found")
             if (
                 channel in self._channels
                 or channel in self._im_user
@@ -1576,7 +1598,7 @@ class SlackStandin:
                 "is_mpim": False,
                 "is_private": channel["is_private"],
                 "is_archived": False,
-                "is_member": True,
+                "is_member": channel["is_member"],
                 "created": channel["created"],
             }
         if conversation_id in self._im_user:
@@ -1616,6 +1638,13 @@ class SlackStandin:
             attachments is not None and not isinstance(attachments, list)
         ):
             raise _ApiError("invalid_attachments", detail="attachments must be a JSON array")
+
+        metadata = content.get("metadata")
+        if metadata is not None and not _valid_metadata(metadata):
+            raise _ApiError(
+                "invalid_metadata_format",
+                detail="metadata must be an object with a string event_type and an object event_payload",
+            )
 
         text = content.get("text") or ""
         if not partial and not text and not blocks and not attachments:
@@ -1786,6 +1815,7 @@ class SlackStandin:
             channel_id
             for channel_id, channel in self._channels.items()
             if ("private_channel" if channel["is_private"] else "public_channel") in types
+            and (channel["is_member"] or not channel["is_private"])
         ]
         if "im" in types:
             conversation_ids.extend(self._im_user)
@@ -1812,6 +1842,66 @@ class SlackStandin:
         return {
             "ok": True,
             "channels": [self._conversation_payload(conversation_id) for conversation_id in page],
+            "response_metadata": {"next_cursor": next_cursor},
+        }
+
+    def _api_conversations_history(self, params: dict[str, Any], token: str) -> dict[str, Any]:
+        """Return a conversation's top-level messages, newest first, paginated with a cursor.
+
+        Message metadata is returned only with ``include_all_metadata``.
+        """
+        channel = self._resolve_channel(_as_str(params.get("channel")), allow_user_id=False)
+        bounds = {}
+        for name in ("oldest", "latest"):
+            value = _as_str(params.get(name))
+            try:
+                bounds[name] = float(value) if value else None
+            except ValueError as error:
+                raise _ApiError(f"invalid_ts_{name}") from error
+        oldest = bounds["oldest"] if bounds["oldest"] is not None else 0.0
+        latest = bounds["latest"] if bounds["latest"] is not None else float("inf")
+        inclusive = _as_flag(params.get("inclusive"))
+        include_metadata = _as_flag(params.get("include_all_metadata"))
+
+        def in_range(ts: str) -> bool:
+            moment = float(ts)
+            if inclusive:
+                return oldest <= moment <= latest
+            return oldest < moment < latest
+
+        messages = [
+            stored.current
+            for (message_channel, ts), stored in self._messages.items()
+            if message_channel == channel
+            and not stored.deleted
+            and stored.current.get("thread_ts") in (None, ts)
+            and in_range(ts)
+        ]
+        messages.sort(key=lambda message: float(message["ts"]), reverse=True)
+
+        try:
+            limit = int(_as_str(params.get("limit")) or 100)
+        except ValueError as error:
+            raise _ApiError("invalid_limit") from error
+        limit = max(1, min(limit, 999))
+        cursor = _as_str(params.get("cursor"))
+        try:
+            offset = int(base64.b64decode(cursor).decode()) if cursor else 0
+        except ValueError as error:
+            raise _ApiError("invalid_cursor") from error
+        page = []
+        for message in messages[offset : offset + limit]:
+            public = self._public_message(message)
+            if not include_metadata:
+                public.pop("metadata", None)
+            page.append(public)
+        has_more = offset + limit < len(messages)
+        next_cursor = base64.b64encode(str(offset + limit).encode()).decode() if has_more else ""
+        return {
+            "ok": True,
+            "messages": page,
+            "has_more": has_more,
+            "pin_count": 0,
             "response_metadata": {"next_cursor": next_cursor},
         }
 

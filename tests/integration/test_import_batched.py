@@ -70,7 +70,7 @@ def _snapshot(db: Database) -> Snapshot:
         ]
         outbox = [
             (HOME_KEY.sub(r"\1*", row.dedupe_key), row.lead_id, row.kind, row.method, row.payload, row.status,
-             row.attempts, row.next_attempt_at, row.created_at)
+             row.attempts, row.next_attempt_at, row.created_at, row.paced_channel)
             for row in session.scalars(select(OutboxItem).order_by(OutboxItem.id))
         ]
         # JSON null and SQL NULL both read back as None, so the check uses an IS NULL query.

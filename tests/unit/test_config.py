@@ -88,7 +88,7 @@ def test_partial_next_actions_keep_defaults() -> None:
     (lambda d: d.__setitem__("admins", ["sanne"]), "admins[0]"),
     (lambda d: d["reps"][1].__setitem__("slack_user_id", d["reps"][0]["slack_user_id"]), "listed twice: U0SANNEDV1"),
     (lambda d: d["reps"][0].__setitem__("active", False), "is inactive"),
-    (lambda d: d.__setitem__("marketing_channel", "#marketing"), "marketing_channel"),
+    (lambda d: d.__setitem__("marketing_channel", "marketing"), "marketing_channel"),
     (lambda d: d["teams"][0]["calendar"].__setitem__("closing_days", ["2026-13-01"]), "closing_days"),
 ])
 def test_configuration_mistakes_are_named(change, expected: str) -> None:  # type: ignore[no-untyped-def]

@@ -11,6 +11,11 @@ METHOD_SCOPES = {
     "chat.update": "chat:write",
     "chat.postEphemeral": "chat:write",
     "users.info": "users:read",
+    # The channel check at start, and the outbox's search for a post whose sender died
+    # (conversations.open finds the id of a DM that was posted to by user id).
+    "conversations.list": "channels:read",
+    "conversations.history": "channels:history",
+    "conversations.open": "im:write",
     # Charts: files_upload_v2 calls both upload methods.
     "files.getUploadURLExternal": "files:write",
     "files.completeUploadExternal": "files:write",
@@ -25,7 +30,10 @@ def test_manifest_asks_exactly_the_scopes_used() -> None:
     scopes = set(manifest()["oauth_config"]["scopes"]["bot"])
     # chat:write.public posts rejection notices and escalations to channels the bot has not joined;
     # commands serves /funnel.
-    assert scopes == set(METHOD_SCOPES.values()) | {"chat:write.public", "commands"}
+    # The conversations.* methods need one scope per conversation type: groups:* for private
+    # channels, im:* for DMs.
+    conversation_types = {"groups:read", "groups:history", "im:history"}
+    assert scopes == set(METHOD_SCOPES.values()) | {"chat:write.public", "commands"} | conversation_types
 
 
 def test_manifest_declares_funnel_and_interactivity() -> None:

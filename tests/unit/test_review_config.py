@@ -18,11 +18,11 @@ def example_with(digests: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_review_defaults() -> None:
-    config = parse_config(example_with({"monthly": {"channel": "C0REVIEW01"}, "quarterly": {"channel": "C0SALES001"}}))
+    config = parse_config(example_with({"monthly": {"channel": "C0REVIEW01"}, "quarterly": {"channel": "#sales"}}))
     assert config.digests.monthly is not None
     assert (config.digests.monthly.day, config.digests.monthly.time) == (1, "09:00")
     assert config.digests.quarterly is not None
-    assert config.digests.quarterly.channel == "C0SALES001"
+    assert config.digests.quarterly.channel == "#sales"
 
 
 @pytest.mark.parametrize(("digests", "expected"), [
