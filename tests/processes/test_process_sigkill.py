@@ -1,0 +1,340 @@
+"""SIGKILL at a random moment of an import, of clicks and of a sweep; after a restart nothing is lost or doubled.
+
+Each test picks its kill point with a seeded random generator and names the
+seed in every failure; HANDOFF_KILL_SEED=<n> repeats a run.
+
+A process killed after Slack accepted a post but before the outbox marked it
+sent leaves the post unrecorded; the next process finds it in the channel's
+history by its metadata and records it instead of posting again. Card updates
+and Home tabs may go out twice, which shows the same content, so only those
+methods may repeat.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import random
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, update
+
+from bot.bootstrap import build_runtime
+from bot.handoff import ingest
+from bot.intake.model import LeadInput
+from bot.settings import Settings
+from process_support import (
+    REP_EMAILS,
+    Proc,
+    SlackProcess,
+    accept_click,
+    bot_environment,
+    check_delivery,
+    free_port,
+    lead_payload,
+    post_leads,
+    post_slack,
+    postgres_schema,
+    start,
+    start_web,
+    wait_until,
+    write_config,
+)
+from storage.db import Database
+from storage.models import Lead, LeadTransition, OutboxItem, SlaClock
+
+pytestmark = pytest.mark.postgres
+
+# Methods whose repeat shows the same content again, so a kill may repeat them.
+IDEMPOTENT_METHODS = {"chat.update", "views.publish"}
+
+
+@pytest.fixture
+def seed() -> int:
+    return int(os.environ.get("HANDOFF_KILL_SEED") or random.SystemRandom().randrange(2**31))
+
+
+@pytest.fixture
+def schema_url(postgres_server_url: str) -> Iterator[str]:
+    with postgres_schema(postgres_server_url) as url:
+        yield url
+
+
+@pytest.fixture
+def slack(tmp_path: Path) -> Iterator[SlackProcess]:
+    standin = SlackProcess(tmp_path)
+    yield standin
+    standin.stop()
+
+
+def count(url: str, statement: object) -> int:
+    db = Database(url)
+    try:
+        with db.transaction() as session:
+            return int(session.scalar(statement) or 0)  # type: ignore[call-overload]
+    finally:
+        db.dispose()
+
+
+def expire_claims(url: str) -> None:
+    """Release the outbox claims of a killed process now; otherwise they expire a minute after the claim."""
+    db = Database(url)
+    try:
+        with db.transaction() as session:
+            session.execute(update(OutboxItem).where(OutboxItem.claimed_until.is_not(None))
+                            .values(claimed_until=datetime(2000, 1, 1, tzinfo=UTC)))
+    finally:
+        db.dispose()
+
+
+def kill_when(process: Proc, condition: Callable[[], bool], *, timeout: float, context: str) -> bool:
+    """SIGKILL `process` as soon as `condition` holds; return False when the process ended first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.popen.poll() is not None:
+            return False
+        if condition():
+            process.kill()
+            return True
+        time.sleep(0.005)
+    process.kill()
+    raise AssertionError(f"{context}: the kill point was not reached in {timeout:.0f} s\n{process.tail()}")
+
+
+def assert_delivered_once(url: str, slack: SlackProcess, in_flight: int, context: str,
+                          methods: tuple[str, ...] = ("chat.postMessage",)) -> None:
+    """Check that every outbox message reached Slack, and no post reached it twice.
+
+    `in_flight` is how many sends the killed processes could have had open at the
+    kill (0 when nothing was killed, 1 for the clock and the import, the thread
+    count for a web worker); the failure message names it. A repeated chat.update
+    sets the card to the state it already shows, so it is allowed.
+    """
+    delivery = check_delivery(url, slack, methods)
+    assert delivery.unsent == [], f"{context}: not delivered {delivery.unsent}"
+    assert delivery.missing == {}, f"{context}: never reached Slack {delivery.missing}"
+    posted_twice = {key: extra for key, extra in delivery.doubled.items() if key[0] not in IDEMPOTENT_METHODS}
+    assert posted_twice == {}, f"{context}: posted twice after {in_flight} sends in flight: {posted_twice}"
+
+
+# ---- import -----------------------------------------------------------------------------------------
+
+IMPORT_ROWS = 600
+HEADER = ["Record ID", "First Name", "Last Name", "Email", "Company Name", "Industry", "Number of Employees",
+          "Country/Region", "HubSpot Score", "Last Activity Date", "Contact owner"]
+
+
+def write_export(path: Path) -> None:
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    with path.open("w", encoding="utf-8", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(HEADER)
+        for number in range(1, IMPORT_ROWS + 1):
+            writer.writerow([f"77{number:06d}", "Test", f"Contact {number}", f"inkoop{number}@kill-{number}.nl",
+                             f"Killproef {number} BV", "Packaging", "200", "Netherlands", "80", today,
+                             REP_EMAILS[number % len(REP_EMAILS)]])
+
+
+def test_import_killed_then_rerun(tmp_path: Path, schema_url: str, slack: SlackProcess, seed: int) -> None:
+    rng = random.Random(seed)
+    config = write_config(tmp_path, first_contact_seconds=3600)
+    env = bot_environment(database_url=schema_url, slack_api_url=slack.base_url, config=config)
+    export = tmp_path / "export.csv"
+    write_export(export)
+
+    # Kill while rows are stored or while the cards are sent: the first half of the range is the rows.
+    point = rng.randrange(1, 2 * IMPORT_ROWS - 1)
+    phase, threshold = ("stored", point) if point < IMPORT_ROWS else ("sent", point - IMPORT_ROWS + 1)
+    context = f"seed {seed}: import killed after {threshold} leads {phase}"
+    statement = (select(func.count()).select_from(Lead) if phase == "stored" else
+                 select(func.count()).select_from(OutboxItem).where(OutboxItem.kind == "card", OutboxItem.status == "sent"))
+    first = start("import-killed", ["import", str(export)], env, tmp_path)
+    killed = kill_when(first, lambda: count(schema_url, statement) >= threshold, timeout=120, context=context)
+
+    expire_claims(schema_url)
+    second = start("import-again", ["import", str(export)], env, tmp_path)
+    assert second.popen.wait(timeout=180) == 0, f"{context}: the second import failed\n{second.tail()}"
+    # Cards claimed by the killed process but not sent wait for the clock process, which retries the outbox.
+    expire_claims(schema_url)
+    clock = start("clock", ["clock"], env, tmp_path)
+    try:
+        wait_until(lambda: count(schema_url, select(func.count()).select_from(OutboxItem)
+                                 .where(OutboxItem.status == "pending")) == 0,
+                   timeout=60, message=lambda: f"{context}: cards still pending\n{clock.tail()}")
+    finally:
+        clock.stop()
+
+    db = Database(schema_url)
+    try:
+        with db.transaction() as session:
+            keys = Counter(session.scalars(select(Lead.external_id)))
+            cards = Counter(session.scalars(select(OutboxItem.lead_id).where(OutboxItem.kind == "card")))
+            created = Counter(session.scalars(select(LeadTransition.lead_id).where(LeadTransition.from_stage.is_(None))))
+    finally:
+        db.dispose()
+    assert len(keys) == IMPORT_ROWS, f"{context}: {len(keys)} leads for {IMPORT_ROWS} rows"
+    assert set(keys.values()) == {1}, f"{context}: a row was stored twice"
+    assert len(cards) == IMPORT_ROWS, f"{context}: {len(cards)} leads have a card"
+    assert set(cards.values()) == {1}, f"{context}: cards per lead {Counter(cards.values())}"
+    assert set(created.values()) == {1}, f"{context}: a lead was created twice in the history"
+    assert_delivered_once(schema_url, slack, int(killed), context)
+
+
+# ---- web process during clicks ---------------------------------------------------------------------
+
+CLICK_LEADS = 30
+WEB_THREADS = 8  # gthread threads of one gunicorn worker, as handlers/server.py sets them
+
+
+def test_web_killed_during_clicks(tmp_path: Path, schema_url: str, slack: SlackProcess, seed: int) -> None:
+    rng = random.Random(seed)
+    config = write_config(tmp_path, first_contact_seconds=3600)
+    env = bot_environment(database_url=schema_url, slack_api_url=slack.base_url, config=config)
+    port = free_port()
+    web = start_web("web-killed", env, tmp_path, port)
+    processes = [web]
+    try:
+        leads = [lead_payload(number, rep_email=REP_EMAILS[0], prefix="K") for number in range(CLICK_LEADS)]
+        status, answer = post_leads(port, leads)
+        assert status == 200, answer
+        lead_ids = [entry["id"] for entry in answer["leads"]]
+        wait_until(lambda: count(schema_url, select(func.count()).select_from(Lead).where(Lead.card_ts.is_not(None)))
+                   == CLICK_LEADS, timeout=60, message=lambda: web.tail())
+        db = Database(schema_url)
+        with db.transaction() as session:
+            clicks = [accept_click(lead.id, lead.version, "U0SANNEDV1", lead.card_channel or "", lead.card_ts or "")
+                      for lead in session.scalars(select(Lead).order_by(Lead.id))]
+        db.dispose()
+
+        delay = rng.uniform(0.0, 1.5)
+        context = f"seed {seed}: web process killed {delay:.3f} s into {CLICK_LEADS} clicks"
+
+        def send(body: str) -> int | None:
+            try:
+                return post_slack(port, body, timeout=10)
+            except OSError:
+                return None  # the connection died with the process
+
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            futures = [pool.submit(send, body) for body in clicks]
+            time.sleep(delay)
+            web.kill()
+            answers = [future.result() for future in futures]
+
+        # The rep finds the card unchanged or gets an error, and clicks again. Each lead must still move once.
+        web = start_web("web-restarted", env, tmp_path, port)
+        processes.append(web)
+        expire_claims(schema_url)
+        clock = start("clock", ["clock"], env, tmp_path)
+        processes.append(clock)
+        for body in clicks:
+            assert post_slack(port, body) == 200, context
+
+        def settled() -> bool:
+            return count(schema_url, select(func.count()).select_from(OutboxItem).where(OutboxItem.status == "pending")) == 0
+
+        wait_until(lambda: count(schema_url, select(func.count()).select_from(Lead).where(Lead.stage == "sal"))
+                   == CLICK_LEADS and settled(), timeout=60, message=lambda: f"{context}\n{clock.tail()}")
+        accepted = Counter(session_rows(schema_url))
+        assert all(accepted[lead_id] == 1 for lead_id in lead_ids), f"{context}: accept transitions {accepted}"
+        assert_delivered_once(schema_url, slack, WEB_THREADS, f"{context}; first answers {Counter(answers)}",
+                              ("chat.postMessage", "chat.update"))
+    finally:
+        for process in processes:
+            process.stop()
+
+
+def session_rows(url: str) -> list[int]:
+    db = Database(url)
+    try:
+        with db.transaction() as session:
+            return list(session.scalars(select(LeadTransition.lead_id).where(
+                LeadTransition.from_stage == "mql", LeadTransition.to_stage == "sal")))
+    finally:
+        db.dispose()
+
+
+# ---- clock process during a sweep and a send -------------------------------------------------------
+
+CLOCK_LEADS = 60
+
+
+def add_leads_with_due_alerts(url: str, config: Path, slack: SlackProcess) -> None:
+    """Store MQLs whose first-contact reminders and escalations are all due a few seconds later."""
+    settings = Settings(_env_file=None, slack_bot_token="xoxb-process-test", slack_signing_secret="x",  # type: ignore[call-arg]
+                        slack_api_url=slack.base_url, database_url=url, handoff_config=config)
+    rt = build_runtime(settings)
+    try:
+        with rt.db.transaction() as session:
+            for number in range(CLOCK_LEADS):
+                data = LeadInput.model_validate(lead_payload(number, rep_email=REP_EMAILS[number % 4], prefix="C"))
+                ingest(session, rt, data, actor="test")
+    finally:
+        rt.db.dispose()
+
+
+@pytest.mark.parametrize("phase", ["sweep", "send"])
+def test_clock_killed_then_restarted(tmp_path: Path, schema_url: str, slack: SlackProcess, seed: int,
+                                     phase: str) -> None:
+    rng = random.Random(seed)
+    config = write_config(tmp_path, first_contact_seconds=2.0)
+    env = bot_environment(database_url=schema_url, slack_api_url=slack.base_url, config=config)
+    add_leads_with_due_alerts(schema_url, config, slack)
+    time.sleep(2.5)  # every first-contact alert of every lead is due now
+
+    alerts = select(func.count()).select_from(OutboxItem).where(OutboxItem.kind.in_(["reminder", "escalation"]))
+    sent = select(func.count()).select_from(OutboxItem).where(OutboxItem.status == "sent")
+    # Up to two reminders are skipped when an escalation overtakes them, so 2 alerts per lead are certain.
+    threshold = rng.randrange(1, 2 * CLOCK_LEADS) if phase == "sweep" else rng.randrange(1, CLOCK_LEADS * 3)
+    context = f"seed {seed}: clock killed after {threshold} items {'enqueued' if phase == 'sweep' else 'sent'}"
+    statement = alerts if phase == "sweep" else sent
+    first = start("clock-killed", ["clock"], env, tmp_path)
+    processes = [first]
+    try:
+        killed = kill_when(first, lambda: count(schema_url, statement) >= threshold, timeout=60, context=context)
+        assert killed, f"{context}: the clock process ended by itself\n{first.tail()}"
+        expire_claims(schema_url)
+        second = start("clock-restarted", ["clock"], env, tmp_path)
+        processes.append(second)
+
+        def done() -> bool:
+            pending = count(schema_url, select(func.count()).select_from(OutboxItem).where(OutboxItem.status == "pending"))
+            due = count(schema_url, select(func.count()).select_from(SlaClock).where(
+                SlaClock.status == "running", SlaClock.kind == "first_contact", SlaClock.next_alert_at.is_not(None)))
+            return pending == 0 and due == 0
+
+        wait_until(done, timeout=90, message=lambda: f"{context}: work left after the restart\n{second.tail()}")
+    finally:
+        for process in processes:
+            process.stop()
+
+    db = Database(schema_url)
+    try:
+        with db.transaction() as session:
+            clocks = list(session.scalars(select(SlaClock).where(SlaClock.kind == "first_contact")))
+            keys = set(session.scalars(select(OutboxItem.dedupe_key).where(OutboxItem.kind == "escalation")))
+    finally:
+        db.dispose()
+    assert len(clocks) == CLOCK_LEADS
+    for clock in clocks:
+        for entry in clock.schedule:
+            if entry["kind"] == "escalation":
+                key = f"sla:{clock.lead_id}:first_contact:{clock.generation}:{entry['step']}"
+                assert key in keys, f"{context}: escalation {key} lost"
+    assert_delivered_once(schema_url, slack, 1, context)
+
+
+def test_cli_module_runs() -> None:
+    # The processes run `sys.executable -m bot.cli`; a missing entry point would fail every test above late.
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "--help"], capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    assert result.returncode == 0, result.stderr
+    assert "clock" in result.stdout
