@@ -6,9 +6,11 @@ loop. First MQL times are spread evenly over the two years before the
 measuring moment (about 9,600 leads a week and 125,000 a quarter). Every lead
 has exactly five history rows: created, qualified, and three that follow its
 bucket (accepted and worked, SQL and won, rejected with a reason, nurtured and
-re-scored, or still waiting). Each case times the whole /funnel response as the
-slash command builds it: argument parsing, the metrics of the period and of the
-previous period, and the Block Kit message. `--quick` builds a tenth of the rows.
+re-scored, or still waiting). The lead's outcome times (reached SAL, SQL, won,
+first rejection) match that history, and the build checks that. Each case
+times the whole /funnel response as the slash command builds it: argument
+parsing, the metrics of the period and of the previous period, and the Block
+Kit message. `--quick` builds a tenth of the rows.
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ CASES = (
 LEADS_SQL = """
 INSERT INTO leads (id, source, external_id, stage, version, team_id, rep_email, first_mql_at, mql_at,
                    decided_at, contact_attempts, first_contact_working_seconds, rejection_reason,
-                   visited_pricing, requested_demo, asset_downloads, extra, created_at, updated_at)
+                   visited_pricing, requested_demo, asset_downloads, extra, created_at, updated_at,
+                   reached_sal_at, reached_sql_at, won_at, first_rejected_at)
 SELECT g.id,
        (ARRAY['hubspot', 'webinar', 'salesforce', 'marketo', 'linkedin', 'events', 'website', 'partner'])[g.id %% 8 + 1],
        'BENCH-' || g.id,
@@ -58,7 +61,13 @@ SELECT g.id,
        CASE WHEN g.id %% 20 < 11 THEN g.id %% 7 ELSE 0 END,
        CASE WHEN g.id %% 10 < 7 THEN (g.id * 37) %% 100000 END,
        CASE WHEN g.id %% 20 BETWEEN 11 AND 14 THEN 'incorrect_fit' END,
-       false, false, 0, '{}', g.mql_at, g.mql_at
+       false, false, 0, '{}', g.mql_at, g.mql_at,
+       -- The outcome times of the history below: step 3 at +6 h accepts or rejects, step 4 at +8 h
+       -- makes buckets 8-10 SQL and step 5 at +10 h wins bucket 10. No bucket passes through opportunity.
+       CASE WHEN g.id %% 20 < 11 THEN g.mql_at + interval '6 hours' END,
+       CASE WHEN g.id %% 20 BETWEEN 8 AND 10 THEN g.mql_at + interval '8 hours' END,
+       CASE WHEN g.id %% 20 = 10 THEN g.mql_at + interval '10 hours' END,
+       CASE WHEN g.id %% 20 BETWEEN 11 AND 17 THEN g.mql_at + interval '6 hours' END
 FROM (SELECT id, %(end_at)s::timestamptz
                  - make_interval(secs => (id::bigint * %(span)s / %(size)s)::double precision) AS mql_at
       FROM generate_series(1, %(size)s) AS id) AS g
@@ -97,6 +106,26 @@ CROSS JOIN LATERAL (SELECT l.id % 20 AS bucket) AS b
 CROSS JOIN generate_series(1, 5) AS s(step)
 """
 
+# Count the leads whose outcome times differ from the first matching row of their history.
+# The build raises unless the count is 0.
+OUTCOME_MISMATCH_SQL = """
+SELECT count(*)
+FROM leads AS l
+LEFT JOIN (
+    SELECT lead_id,
+           min(at) FILTER (WHERE to_stage = 'sal') AS sal_at,
+           min(at) FILTER (WHERE to_stage = 'sql') AS sql_at,
+           min(at) FILTER (WHERE to_stage = 'opportunity') AS opportunity_at,
+           min(at) FILTER (WHERE to_stage = 'won') AS won_at,
+           min(at) FILTER (WHERE reason LIKE 'rejected:%') AS rejected_at
+    FROM lead_transitions
+    GROUP BY lead_id
+) AS h ON h.lead_id = l.id
+WHERE l.reached_sal_at IS DISTINCT FROM h.sal_at OR l.reached_sql_at IS DISTINCT FROM h.sql_at
+   OR l.reached_opportunity_at IS DISTINCT FROM h.opportunity_at OR l.won_at IS DISTINCT FROM h.won_at
+   OR l.first_rejected_at IS DISTINCT FROM h.rejected_at
+"""
+
 
 def _build(rt: Runtime, size: int) -> None:
     raw = rt.db.engine.raw_connection()
@@ -124,6 +153,14 @@ def _counts(rt: Runtime) -> tuple[int, int]:
         leads = connection.execute(text("SELECT count(*) FROM leads")).scalar_one()
         history = connection.execute(text("SELECT count(*) FROM lead_transitions")).scalar_one()
     return int(leads), int(history)
+
+
+def _check_outcome_times(rt: Runtime) -> None:
+    with rt.db.engine.connect() as connection:
+        mismatches = int(connection.execute(text(OUTCOME_MISMATCH_SQL)).scalar_one())
+    if mismatches:
+        raise RuntimeError(f"{mismatches} generated leads have outcome times that differ from their history; "
+                           "fix the outcome columns in LEADS_SQL")
 
 
 def _time_case(rt: Runtime, command: str, repetitions: int) -> tuple[float, float, list[float]]:
@@ -158,6 +195,7 @@ def run(options: Options) -> list[Row]:
         leads, history = _counts(rt)
         if (leads, history) != (size, size * HISTORY_PER_LEAD):
             raise RuntimeError(f"built {leads} leads and {history} history rows; expected {size} and {size * 5}")
+        _check_outcome_times(rt)
         print(f"  funnel: built in {build_seconds:.1f} s", flush=True)
         for case, command in CASES:
             first, middle, samples = _time_case(rt, command, repetitions)

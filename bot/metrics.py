@@ -1,14 +1,14 @@
-"""Funnel metrics computed with SQL aggregation over the lead history."""
+"""Funnel metrics computed with SQL aggregation over lead rows and, for a few counts, their history."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from bot.config import RateTarget
@@ -209,7 +209,10 @@ def compute_funnel(session: Session, period: Period, filters: FunnelFilter | Non
     accepted / (accepted + rejected); leads still waiting count as pending.
     Time to first contact covers the cohort leads with a first contact attempt,
     and contact attempts per lead divides the attempts on accepted leads by the
-    accepted leads. Every count is a SQL aggregate. The median is read with an
+    accepted leads. Every count is a SQL aggregate. The outcomes come from the
+    lead's own outcome times (`reached_sal_at` and the like), which
+    `bot.transitions.move` writes with each stage change, so the counts read
+    one row per cohort lead, never its history. The median is read with an
     ordered OFFSET query, so SQLite and PostgreSQL return the same value.
     """
     filters = filters or FunnelFilter()
@@ -217,19 +220,17 @@ def compute_funnel(session: Session, period: Period, filters: FunnelFilter | Non
     conditions = [Lead.first_mql_at >= period.start, Lead.first_mql_at < period.end, *lead_conditions]
 
     by_source: dict[str, int] = {}
-    contacted = first_contact_seconds = 0
-    volume = (
-        select(Lead.source, func.count(), func.count(Lead.first_contact_working_seconds),
-               func.coalesce(func.sum(Lead.first_contact_working_seconds), 0))
-        .where(*conditions)
-        .group_by(Lead.source)
-    )
-    for source, count, with_contact, seconds in session.execute(volume):
-        by_source[source] = int(count)
-        contacted += int(with_contact)
-        first_contact_seconds += int(seconds)
+    contacted = first_contact_seconds = accepted = rejected_only = sqls = won = attempts = 0
+    for row in session.execute(_cohort_totals(conditions)):
+        by_source[row.source] = int(row.mqls)
+        contacted += int(row.contacted)
+        first_contact_seconds += int(row.contact_seconds)
+        accepted += int(row.accepted)
+        rejected_only += int(row.rejected)
+        sqls += int(row.sqls)
+        won += int(row.won)
+        attempts += int(row.attempts)
 
-    accepted, rejected_only, sqls, won, attempts = _outcomes(session, conditions)
     reengaged, rescored = _rescoring(session, period, lead_conditions)
     total = sum(by_source.values())
     return Funnel(
@@ -258,40 +259,36 @@ def _filter_conditions(filters: FunnelFilter) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def _outcomes(session: Session, conditions: list[ColumnElement[bool]]) -> tuple[int, int, int, int, int]:
-    """Return accepted, finally rejected, SQL and won leads of the cohort, and the attempts on the accepted ones.
+def _sum_where(condition: ColumnElement[bool], value: ColumnElement[int] | int = 1) -> ColumnElement[int]:
+    """Return the SQL sum of `value` over the rows that meet `condition`, 0 when there are none."""
+    return func.coalesce(func.sum(case((condition, value), else_=0)), 0)
 
-    The join starts from the cohort's leads, so PostgreSQL reads their history
-    through the (lead_id, to_stage, reason) index instead of scanning it all.
+
+def _cohort_totals(conditions: list[ColumnElement[bool]]) -> Select[Any]:
+    """Build the per-source totals of the cohort: MQLs, contacted leads, contact seconds and outcomes.
+
+    A lead counts as accepted when it ever reached SAL. It counts as finally
+    rejected when it was rejected, never accepted and is no longer an MQL,
+    because a rerouted lead waiting for its next rep is still open. Attempts
+    count on accepted leads only.
     """
-    outcome = (
+    accepted = Lead.reached_sal_at.is_not(None)
+    finally_rejected = and_(Lead.reached_sal_at.is_(None), Lead.first_rejected_at.is_not(None), Lead.stage != "mql")
+    return (
         select(
-            Lead.id,
-            Lead.stage,
-            Lead.contact_attempts,
-            func.max(case((LeadTransition.to_stage == "sal", 1), else_=0)).label("accepted"),
-            func.max(case((LeadTransition.reason.like("rejected:%"), 1), else_=0)).label("rejected"),
-            func.max(case((LeadTransition.to_stage == "sql", 1), else_=0)).label("sql"),
-            func.max(case((LeadTransition.to_stage == "won", 1), else_=0)).label("won"),
+            Lead.source.label("source"),
+            func.count().label("mqls"),
+            func.count(Lead.first_contact_working_seconds).label("contacted"),
+            func.coalesce(func.sum(Lead.first_contact_working_seconds), 0).label("contact_seconds"),
+            _sum_where(accepted).label("accepted"),
+            _sum_where(finally_rejected).label("rejected"),
+            _sum_where(Lead.reached_sql_at.is_not(None)).label("sqls"),
+            _sum_where(Lead.won_at.is_not(None)).label("won"),
+            _sum_where(accepted, Lead.contact_attempts).label("attempts"),
         )
-        .join(LeadTransition, LeadTransition.lead_id == Lead.id)
         .where(*conditions)
-        .group_by(Lead.id, Lead.stage, Lead.contact_attempts)
-        .subquery()
+        .group_by(Lead.source)
     )
-    # A rerouted lead waiting for its next rep is still open, not rejected.
-    finally_rejected = and_(outcome.c.accepted == 0, outcome.c.rejected == 1, outcome.c.stage != "mql")
-    row = session.execute(
-        select(
-            func.coalesce(func.sum(outcome.c.accepted), 0),
-            func.coalesce(func.sum(case((finally_rejected, 1), else_=0)), 0),
-            func.coalesce(func.sum(outcome.c.sql), 0),
-            func.coalesce(func.sum(outcome.c.won), 0),
-            func.coalesce(func.sum(case((outcome.c.accepted == 1, outcome.c.contact_attempts), else_=0)), 0),
-        )
-    ).one()
-    accepted, rejected, sqls, won, attempts = (int(value) for value in row)
-    return accepted, rejected, sqls, won, attempts
 
 
 def _rescoring(session: Session, period: Period, lead_conditions: list[ColumnElement[bool]]) -> tuple[int, int]:
@@ -312,7 +309,8 @@ def _rejection_reasons(session: Session, conditions: list[ColumnElement[bool]]) 
     reasons = session.execute(
         select(LeadTransition.reason, func.count())
         .join(Lead, Lead.id == LeadTransition.lead_id)
-        .where(*conditions, LeadTransition.reason.like("rejected:%"))
+        # Only leads with a rejection have such rows, so this condition lets the query skip the others.
+        .where(*conditions, Lead.first_rejected_at.is_not(None), LeadTransition.reason.like("rejected:%"))
         .group_by(LeadTransition.reason)
     )
     ordered = sorted(((reason, int(count)) for reason, count in reasons), key=lambda kv: (-kv[1], kv[0]))

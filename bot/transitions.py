@@ -13,6 +13,16 @@ from bot.lifecycle import Stage, check_transition
 from storage.models import Lead, LeadTransition
 
 
+# The lead column that keeps the first time the lead reached each of these stages.
+REACHED_COLUMNS: dict[Stage, str] = {
+    Stage.SAL: "reached_sal_at",
+    Stage.SQL: "reached_sql_at",
+    Stage.OPPORTUNITY: "reached_opportunity_at",
+    Stage.WON: "won_at",
+}
+REJECTION_PREFIX = "rejected:"
+
+
 class StaleLead(Exception):
     """The lead changed since it was read: another click, retry or process got there first."""
 
@@ -34,13 +44,16 @@ def move(
     The UPDATE matches on the version the caller read, so of two concurrent
     requests exactly one changes the row; the other raises `StaleLead`. With
     `same_stage`, a change that keeps the stage (such as a reassignment) is
-    recorded the same way.
+    recorded the same way. The same UPDATE fills the lead's outcome times
+    (`reached_sal_at` and the like, `first_rejected_at`) the first time the
+    lead gets there, so they always agree with the history.
     """
     from_stage = Stage(lead.stage)
     if not (same_stage and from_stage == to_stage):
         check_transition(from_stage, to_stage)
     session.flush()
-    values = {"stage": to_stage.value, "version": lead.version + 1, "updated_at": now, **fields}
+    values = {"stage": to_stage.value, "version": lead.version + 1, "updated_at": now,
+              **_first_outcome_times(lead, to_stage, reason, now), **fields}
     result = session.execute(
         update(Lead)
         .where(Lead.id == lead.id, Lead.version == lead.version)
@@ -59,6 +72,18 @@ def move(
         )
     )
     session.flush()
+
+
+def _first_outcome_times(lead: Lead, to_stage: Stage, reason: str, now: datetime) -> dict[str, datetime]:
+    """Return the outcome times this move sets for the first time.
+
+    The lead was read at the version the UPDATE matches, and only `move` writes
+    these columns, so a column that is empty here is empty in the row it changes.
+    """
+    names = [REACHED_COLUMNS[to_stage]] if to_stage in REACHED_COLUMNS else []
+    if reason.startswith(REJECTION_PREFIX):
+        names.append("first_rejected_at")
+    return {name: now for name in names if getattr(lead, name) is None}
 
 
 def record_creation(session: Session, lead: Lead, *, actor: str, now: datetime) -> None:

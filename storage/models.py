@@ -129,6 +129,13 @@ class Lead(Base):
     opportunity_ref: Mapped[str | None] = mapped_column(String(500))
     closed_at: Mapped[datetime | None]
     nurture_reason: Mapped[str | None] = mapped_column(Text)
+    # The first time the lead reached each outcome, written by `bot.transitions.move` in the
+    # same UPDATE as the stage change, so /funnel reads lead rows instead of the history.
+    reached_sal_at: Mapped[datetime | None]
+    reached_sql_at: Mapped[datetime | None]
+    reached_opportunity_at: Mapped[datetime | None]
+    won_at: Mapped[datetime | None]
+    first_rejected_at: Mapped[datetime | None]  # first transition with a "rejected:" reason
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
