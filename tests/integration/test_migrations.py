@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
-from storage.db import Database
+from storage.db import Database, create_db_engine
 from storage.migrate import alembic_config, current_revision, upgrade
 from storage.models import Base
 
@@ -28,3 +31,28 @@ def test_upgrade_is_idempotent(db: Database) -> None:
     upgrade(db.url)
     tables = set(inspect(db.engine).get_table_names())
     assert {"leads", "lead_transitions", "sla_clocks", "outbox", "processed_events"} <= tables
+
+
+def test_sqlite_downgrade_keeps_child_rows(tmp_path: Path) -> None:
+    # Batch mode copies `leads` and drops the original; with foreign keys on, that drop
+    # would cascade into the history of every lead.
+    url = f"sqlite:///{tmp_path / 'downgrade.db'}"
+    upgrade(url)
+    engine = create_db_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO leads (id, source, external_id, stage, version, extra, visited_pricing, requested_demo, "
+            "asset_downloads, contact_attempts, created_at, updated_at) "
+            "VALUES (1, 'website', 'W-1', 'raw', 1, '{}', 0, 0, 0, 0, '2025-01-01', '2025-01-01')"))
+        connection.execute(text(
+            "INSERT INTO lead_transitions (lead_id, at, actor, to_stage, reason, details) "
+            "VALUES (1, '2025-01-01', 'import', 'raw', 'created', '{}')"))
+    engine.dispose()
+    command.downgrade(alembic_config(url), "0001")
+    engine = create_db_engine(url)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM lead_transitions")).scalar() == 1
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1, "foreign keys are on again"
+    engine.dispose()
+    upgrade(url)
+    assert current_revision(url) == ScriptDirectory.from_config(alembic_config(url)).get_current_head()
