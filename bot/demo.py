@@ -83,12 +83,13 @@ class Demo:
         self.rt = Runtime(settings=settings, config=load_config(DEMO_CONFIG), db=Database(url), clock=self.clock)
         from handlers.app import build_app
 
-        self.client = WebClient(token="xoxb-demo", base_url=slack.base_url)
-        self.app, self.sender = build_app(self.rt, self.client)
+        # The people exist in the stand-in before the app starts, because it reads their time zones then.
         for person in [*self.rt.config.reps, *self.rt.config.managers]:
             slack.add_user(person.slack_user_id, email=person.email, real_name=person.name,
                            tz=self.rt.timezone_of(person))
         slack.add_channel(SALES_CHANNEL, "sales")
+        self.client = WebClient(token="xoxb-demo", base_url=slack.base_url)
+        self.app, self.sender = build_app(self.rt, self.client)
         with self.rt.db.transaction() as session:
             for person in [*self.rt.config.reps, *self.rt.config.managers]:
                 set_user_language(session, person.slack_user_id, language, self.clock.now())
