@@ -285,7 +285,8 @@ def funnel_report(rt: Runtime, *, text: str, user_id: str | None, team_id: str |
                 return messages.ephemeral(t(language, "funnel.help")), False
             period = parse_period(arguments.period_text, rt.clock.now(), timezone)
         except PeriodError as error:
-            return messages.ephemeral(t(language, "funnel.bad_period", value=escape_mrkdwn(error.value[:100]))), False
+            key = "funnel.bad_period" if error.reason == "unknown" else f"funnel.bad_period.{error.reason}"
+            return messages.ephemeral(t(language, key, value=escape_mrkdwn(error.value[:100]))), False
         except FunnelArgumentError as error:
             values = {key: escape_mrkdwn(value[:100]) for key, value in error.values.items()}
             return messages.ephemeral(t(language, error.key, **values)), False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -28,15 +29,28 @@ PERIOD_ALIASES: dict[str, str] = {
 SECONDS_PER_HOUR = Decimal(3600)
 
 MIN_YEAR = 1900
+DATE_SHAPE = re.compile(r"\d{4}-\d{2}-\d{2}")
 MAX_YEAR = 2999
 
 
 class PeriodError(ValueError):
-    """A period argument that is not one of the known names or a date range."""
+    """A period argument that is not one of the known names or a valid date range.
 
-    def __init__(self, value: str) -> None:
-        super().__init__(f"unknown period {value!r}: use week, last-week, month, quarter or YYYY-MM-DD..YYYY-MM-DD")
+    `reason` is unknown (no such name), invalid_date (a day that does not exist),
+    reversed (the range ends before it starts) or out_of_range (a year outside MIN_YEAR..MAX_YEAR).
+    """
+
+    MESSAGES = {
+        "unknown": "unknown period {value!r}: use week, last-week, month, quarter or YYYY-MM-DD..YYYY-MM-DD",
+        "invalid_date": "invalid date in period {value!r}: both ends must be real days written YYYY-MM-DD",
+        "reversed": "period {value!r} ends before it starts: put the earlier day first",
+        "out_of_range": "period {value!r} is out of range: use years from 1900 to 2999",
+    }
+
+    def __init__(self, value: str, reason: str = "unknown") -> None:
+        super().__init__(self.MESSAGES[reason].format(value=value))
         self.value = value
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -69,13 +83,17 @@ def parse_period(text: str, now: datetime, timezone: str) -> Period:
     elif ".." in value:
         name = "range"
         start_text, _, end_text = value.partition("..")
+        if not (DATE_SHAPE.fullmatch(start_text) and DATE_SHAPE.fullmatch(end_text)):
+            raise PeriodError(text)
         try:
             first, last = date.fromisoformat(start_text), date.fromisoformat(end_text)
         except ValueError:
-            raise PeriodError(text) from None
+            raise PeriodError(text, "invalid_date") from None
+        if last < first:
+            raise PeriodError(text, "reversed")
         # The comparison with the previous period needs room before the range, and weeks after it.
-        if last < first or first.year < MIN_YEAR or last.year > MAX_YEAR:
-            raise PeriodError(text)
+        if first.year < MIN_YEAR or last.year > MAX_YEAR:
+            raise PeriodError(text, "out_of_range")
     else:
         raise PeriodError(text)
     start = datetime.combine(first, time(0), zone)

@@ -136,4 +136,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "nl": "Onbekende periode `{value}`. Gebruik week, vorige-week, maand, kwartaal of JJJJ-MM-DD..JJJJ-MM-DD.",
         "en": "Unknown period `{value}`. Use week, last-week, month, quarter or YYYY-MM-DD..YYYY-MM-DD.",
     },
+    "funnel.bad_period.invalid_date": {
+        "nl": "Periode `{value}` bevat een dag die niet bestaat. Schrijf beide dagen als JJJJ-MM-DD.",
+        "en": "Period `{value}` contains a day that does not exist. Write both days as YYYY-MM-DD.",
+    },
+    "funnel.bad_period.reversed": {
+        "nl": "Periode `{value}` eindigt voordat hij begint. Zet de vroegste dag eerst.",
+        "en": "Period `{value}` ends before it starts. Put the earlier day first.",
+    },
+    "funnel.bad_period.out_of_range": {
+        "nl": "Periode `{value}` valt buiten het bereik. Gebruik jaren van 1900 tot en met 2999.",
+        "en": "Period `{value}` is out of range. Use years from 1900 to 2999.",
+    },
 }

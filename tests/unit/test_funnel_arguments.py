@@ -55,3 +55,18 @@ def test_previous_of_week_month_quarter_and_range() -> None:
     assert (quarter.first_day, quarter.last_day) == (date(2025, 1, 1), date(2025, 3, 31))
     span = previous_period(parse_period("2025-03-01..2025-03-10", NOW, "Europe/Amsterdam"))
     assert (span.first_day, span.last_day) == (date(2025, 2, 19), date(2025, 2, 28))
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("kwartje", "unknown"),
+    ("2025-1-1..2025-2-1", "unknown"),
+    ("2025-01-01..2025-02-30", "invalid_date"),
+    ("2025-03-31..2025-01-01", "reversed"),
+    ("1800-01-01..1800-02-01", "out_of_range"),
+])
+def test_bad_period_names_its_reason(text: str, reason: str) -> None:
+    now = datetime(2025, 3, 28, 12, 0, tzinfo=UTC)
+    with pytest.raises(PeriodError) as error:
+        parse_period(text, now, "Europe/Amsterdam")
+    assert error.value.reason == reason
+    assert repr(text) in str(error.value)
