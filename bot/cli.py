@@ -224,11 +224,12 @@ def cmd_standin(args: argparse.Namespace) -> int:
 
 
 def cmd_outbox(args: argparse.Namespace) -> int:
-    from bot.outbox import requeue, stuck_items
+    from bot.outbox import requeue, retrying_items, stuck_items
 
     rt = _runtime()
     with rt.db.transaction() as session:
         items = stuck_items(session)
+        retrying = retrying_items(session)
         if args.retry or args.retry_all:
             ids = [item.id for item in items] if args.retry_all else args.retry
             unknown = sorted(set(ids) - {item.id for item in items})
@@ -241,6 +242,12 @@ def cmd_outbox(args: argparse.Namespace) -> int:
         print("no stuck outbox items")
     for item in items:
         print(f"{item.id}\t{item.status}\t{item.kind}\t{item.method}\tlead={item.lead_id}\tattempts={item.attempts}\t{item.last_error}")
+    if retrying:
+        # Still pending: the sender tries them again on its own until the give-up time.
+        print(f"{len(retrying)} items failed and are being retried (not yet parked):")
+        for item in retrying:
+            print(f"{item.id}\tretrying\t{item.kind}\t{item.method}\tlead={item.lead_id}\tattempts={item.attempts}"
+                  f"\tnext={item.next_attempt_at.isoformat()}\t{item.last_error}")
     return 0
 
 

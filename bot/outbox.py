@@ -584,6 +584,14 @@ def home_refresh_waiting(session: Session, user_id: str) -> bool:
     return waiting is not None
 
 
+def retrying_items(session: Session, limit: int = 200) -> list[OutboxItem]:
+    """Return pending items that failed at least once, oldest first: the sender retries them on its own."""
+    return list(session.scalars(
+        select(OutboxItem).where(OutboxItem.status == PENDING, OutboxItem.attempts > 0, OutboxItem.last_error.is_not(None))
+        .order_by(OutboxItem.id).limit(limit)
+    ))
+
+
 def stuck_items(session: Session) -> list[OutboxItem]:
     return list(session.scalars(select(OutboxItem).where(OutboxItem.status.in_([PARKED, FAILED])).order_by(OutboxItem.id)))
 

@@ -301,3 +301,23 @@ def test_export_refuses_unknown_team_and_folder(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "does not exist; create it or choose another --output" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_outbox_lists_items_being_retried(tmp_path: Path) -> None:
+    closed_port = free_port()  # nothing listens there, so every Slack call fails
+    env = clean_env(tmp_path, SLACK_BOT_TOKEN="xoxb-e2e", SLACK_SIGNING_SECRET="e2e-secret",
+                    SLACK_API_URL=f"http://127.0.0.1:{closed_port}/api/")
+    csv_path = tmp_path / "export.csv"
+    # Active today, so the lead qualifies and gets a card, whenever the test runs.
+    today = time.strftime("%d-%m-%Y")
+    csv_path.write_text(
+        "Record ID;Email;Company Name;Industry;Number of Employees;Country/Region;HubSpot Score;Last Activity Date\n"
+        f"1;a@kaasmakerij-fictief.nl;Kaasmakerij Fictief BV;Food & Beverage;120;NL;80;{today}\n",
+        encoding="utf-8-sig",
+    )
+    assert run(["import", str(csv_path)], env, tmp_path).returncode == 0
+    result = run(["outbox"], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "no stuck outbox items" in result.stdout
+    assert "failed and are being retried (not yet parked)" in result.stdout
+    assert "retrying\tcard\tchat.postMessage\tlead=1\tattempts=1" in result.stdout
