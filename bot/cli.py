@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import re
 import subprocess
 import sys
@@ -609,7 +610,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ValidationError:
             level = "INFO"
     configure_logging(level)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except BrokenPipeError:
+        # The reader of our output went away (`handoff funnel | head`); as the Python docs
+        # advise, point stdout at devnull so that the exit's flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":
