@@ -10,6 +10,9 @@ at 200 dpi.
 from __future__ import annotations
 
 import io
+import json
+import subprocess
+import sys
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -34,6 +37,11 @@ ORANGE = "#e76f51"
 GREY = "#8d99ae"
 MAX_REASONS = 8
 MAX_WEEKS = 13
+RENDER_TIMEOUT_SECONDS = 120
+
+
+class ChartError(RuntimeError):
+    """Drawing a chart in its child process failed."""
 
 
 class _Spec(BaseModel):
@@ -85,6 +93,33 @@ def enqueue_charts(session: Session, *, key: str, channel: str, charts: list[Fun
                           method="files.completeUploadExternal",
                           payload={"channel": channel, "chart": spec.model_dump(mode="json")}, now=now)
     return queued
+
+
+def render_chart_in_subprocess(data: dict[str, object]) -> tuple[bytes, str]:
+    """Draw the chart in a child process and return what `render_chart` returns.
+
+    Loading matplotlib and drawing one chart adds about 55 MB to a process (measured with
+    matplotlib 3.11 on Python 3.11), which the long-running clock process would keep for good;
+    the child takes it along when it exits. Charts go out a few times a month, so the second
+    or two that the child needs to start does not matter.
+    """
+    result = subprocess.run([sys.executable, "-m", "bot.charts"], input=json.dumps(data).encode(),
+                            capture_output=True, timeout=RENDER_TIMEOUT_SECONDS, check=False)
+    if result.returncode != 0:
+        # The spec holds counts and labels only, so the child's last error line is safe to repeat.
+        lines = result.stderr.decode(errors="replace").strip().splitlines()
+        raise ChartError(f"drawing the chart failed (exit {result.returncode}): {lines[-1] if lines else 'no output'}")
+    alt_length = int.from_bytes(result.stdout[:4], "big")
+    alt = result.stdout[4:4 + alt_length].decode()
+    return result.stdout[4 + alt_length:], alt
+
+
+def _render_from_stdin() -> None:
+    """Read a chart spec as JSON on stdin; write the alt text's length (4 bytes), the alt text and the PNG."""
+    png, alt = render_chart(json.loads(sys.stdin.buffer.read()))
+    encoded = alt.encode()
+    sys.stdout.buffer.write(len(encoded).to_bytes(4, "big") + encoded + png)
+    sys.stdout.buffer.flush()
 
 
 def render_chart(data: dict[str, object]) -> tuple[bytes, str]:
@@ -175,3 +210,7 @@ def _draw_reasons(axes: Axes, spec: ReasonsChart) -> str:
         axes.text(value + top * 0.02, position, format_number(value, language), va="center", fontsize=VALUE_SIZE)
     listed = ", ".join(f"{label} {value}" for label, value in zip(labels, values, strict=True))
     return t(language, "chart.alt.reasons", reasons=listed)
+
+
+if __name__ == "__main__":
+    _render_from_stdin()

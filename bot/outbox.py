@@ -611,10 +611,10 @@ def upload_chart(client: WebClient, arguments: dict[str, Any]) -> SlackResponse:
     slack_sdk's files_upload_v2 uses Slack's external upload flow: files.getUploadURLExternal,
     a POST of the bytes to the returned upload_url, then files.completeUploadExternal.
     """
-    from bot.charts import render_chart
+    from bot.charts import render_chart_in_subprocess
 
     chart = arguments["chart"]
-    png, alt_text = render_chart(chart)
+    png, alt_text = render_chart_in_subprocess(chart)
     return client.files_upload_v2(channel=arguments["channel"], file=png, filename=f"{chart['kind']}.png",
                                   title=chart["title"], alt_txt=alt_text,
                                   initial_comment=arguments.get("initial_comment"))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import struct
+import subprocess
+import sys
 
 import pytest
 from pydantic import ValidationError
 
-from bot.charts import AcceptanceChart, FunnelChart, ReasonsChart, render_chart
+from bot.charts import AcceptanceChart, ChartError, FunnelChart, ReasonsChart, render_chart, render_chart_in_subprocess
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -50,3 +52,24 @@ def test_alt_text_follows_language() -> None:
 def test_invalid_spec_is_rejected(spec: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         render_chart(spec)
+
+
+def test_child_process_draws_the_same_chart() -> None:
+    spec = {"kind": "funnel", "language": "en", "title": "Funnel", "mqls": 10, "accepted": 7, "sqls": 3, "won": 1}
+    png, alt = render_chart_in_subprocess(spec)
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    assert alt == render_chart(spec)[1]
+
+
+def test_child_process_keeps_matplotlib_out_of_the_caller() -> None:
+    code = ("import sys; from bot.charts import render_chart_in_subprocess; "
+            "render_chart_in_subprocess({'kind': 'funnel', 'language': 'nl', 'title': 'F', "
+            "'mqls': 1, 'accepted': 1, 'sqls': 0, 'won': 0}); print('matplotlib' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+def test_child_process_error_is_named() -> None:
+    with pytest.raises(ChartError, match="drawing the chart failed"):
+        render_chart_in_subprocess({"kind": "pie", "language": "en", "title": "X"})
