@@ -145,8 +145,9 @@ def apply_channel_ids(config: HandoffConfig, names: dict[str, str]) -> HandoffCo
             getattr(reference.owner, reference.field)[reference.index] = channel_id
     if missing:
         raise ChannelError(
-            f"channel names not resolved yet: {', '.join(missing)}. Set SLACK_BOT_TOKEN so that the bot can look "
-            "them up when it starts, or write the channel ids (C...) in the configuration"
+            f"channel names not resolved yet: {', '.join(missing)}. The bot looks names up in Slack when it "
+            "starts with SLACK_BOT_TOKEN set and Slack reachable, and stores the ids; start it once that way, "
+            "or write the channel ids (C...) in the configuration"
         )
     return resolved
 

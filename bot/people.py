@@ -29,6 +29,11 @@ def load_slack_timezones(rt: Runtime, client: WebClient) -> int:
         except SlackApiError as error:
             log.warning("people.timezone_unavailable user=%s error=%s", person.slack_user_id, error.response.get("error"))
             continue
+        except OSError as error:
+            # Slack is unreachable: every other lookup would wait for its own timeout as well.
+            log.warning("people.timezones_skipped error=%s: Slack unreachable; team calendars' zones apply",
+                        type(error).__name__)
+            break
         zone = (response.get("user") or {}).get("tz")
         if isinstance(zone, str) and zone in known:
             rt.slack_timezones[person.slack_user_id] = zone

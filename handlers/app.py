@@ -6,6 +6,7 @@ import logging
 
 from slack_bolt import App
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.outbox import OutboxSender
 from bot.people import load_slack_timezones
@@ -22,6 +23,19 @@ def slack_client(rt: Runtime) -> WebClient:
     return WebClient(token=token, base_url=rt.settings.slack_api_url or DEFAULT_SLACK_API_URL, timeout=10)
 
 
+def slack_reachable(client: WebClient) -> bool:
+    """Return False when the Web API cannot be reached at all; Slack's own errors count as reachable."""
+    try:
+        client.auth_test()
+    except SlackApiError:
+        return True
+    except OSError as error:
+        log.warning("slack.unreachable_at_start error=%s: starting anyway; messages wait in the outbox",
+                    type(error).__name__)
+        return False
+    return True
+
+
 def build_app(rt: Runtime, client: WebClient | None = None, *, verify_token: bool = True) -> tuple[App, OutboxSender]:
     """Create the Bolt app and the outbox sender that shares its Web API client."""
     missing = rt.settings.missing_slack_settings()
@@ -29,6 +43,11 @@ def build_app(rt: Runtime, client: WebClient | None = None, *, verify_token: boo
         raise ValueError(f"missing Slack settings: {', '.join(missing)}")
     client = client or slack_client(rt)
     assert rt.settings.slack_signing_secret is not None
+    if verify_token and not slack_reachable(client):
+        # Bolt would call auth.test now and fail the start. The process serves /leads and
+        # /healthz meanwhile, and the outbox sends once Slack answers; a wrong token then
+        # shows as invalid_auth on the first call.
+        verify_token = False
     app = App(
         client=client,
         signing_secret=rt.settings.slack_signing_secret.get_secret_value(),

@@ -321,3 +321,35 @@ def test_outbox_lists_items_being_retried(tmp_path: Path) -> None:
     assert "no stuck outbox items" in result.stdout
     assert "failed and are being retried (not yet parked)" in result.stdout
     assert "retrying\tcard\tchat.postMessage\tlead=1\tattempts=1" in result.stdout
+
+
+def test_processes_start_while_slack_is_unreachable(tmp_path: Path) -> None:
+    port, closed_port = free_port(), free_port()
+    env = clean_env(tmp_path, SLACK_BOT_TOKEN="xoxb-e2e", SLACK_SIGNING_SECRET="e2e-secret",
+                    SLACK_API_URL=f"http://127.0.0.1:{closed_port}/api/", PORT=str(port), HOST="127.0.0.1",
+                    WEB_WORKERS="1", SWEEP_INTERVAL_SECONDS="1")
+    assert run(["db", "upgrade"], env, tmp_path).returncode == 0
+    web = subprocess.Popen([*HANDOFF, "web", "--no-clock"], env=env, cwd=tmp_path,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    clock = subprocess.Popen([*HANDOFF, "clock"], env=env, cwd=tmp_path,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                    assert json.load(response) == {"status": "ok"}
+                    break
+            except OSError:
+                if time.monotonic() > deadline or web.poll() is not None:
+                    pytest.fail("the web process did not start while Slack was unreachable")
+                time.sleep(0.2)
+        time.sleep(3)  # a few clock ticks
+        assert clock.poll() is None, "the clock process stopped while Slack was unreachable"
+    finally:
+        for process in (web, clock):
+            process.terminate()
+        web_output, _ = web.communicate(timeout=20)
+        clock_output, _ = clock.communicate(timeout=20)
+    assert "slack.unreachable_at_start" in web_output
+    assert "Traceback" not in web_output + clock_output
