@@ -44,7 +44,8 @@ def serve(config: HandoffConfig, port: int, stop: threading.Event | None = None)
     standin.start()
     print(f"Slack stand-in listening at {standin.base_url}\n"
           f"Start the bot against it, in another terminal:\n"
-          f"  SLACK_API_URL={standin.base_url} SLACK_BOT_TOKEN={TOKEN} SLACK_SIGNING_SECRET=any-secret handoff web\n"
+          f"  SLACK_API_URL={standin.base_url} SLACK_BOT_TOKEN={TOKEN} SLACK_SIGNING_SECRET=any-secret \\\n"
+          f"  HANDOFF_WEBHOOK_SECRET=any-webhook-secret HOST=127.0.0.1 .venv/bin/handoff web\n"
           f"Messages the bot sends appear below. Ctrl-C stops.", flush=True)
     seen = 0
     try:
