@@ -225,7 +225,10 @@ def cmd_standin(args: argparse.Namespace) -> int:
 
 
 def cmd_outbox(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
     from bot.outbox import requeue, retrying_items, stuck_items
+    from storage.models import OutboxItem
 
     rt = _runtime()
     with rt.db.transaction() as session:
@@ -235,12 +238,19 @@ def cmd_outbox(args: argparse.Namespace) -> int:
             ids = [item.id for item in items] if args.retry_all else args.retry
             unknown = sorted(set(ids) - {item.id for item in items})
             if unknown:
-                print(f"not parked or failed, so not queued: {', '.join(map(str, unknown))}")
+                existing = set(session.scalars(select(OutboxItem.id).where(OutboxItem.id.in_(unknown))))
+                missing = [item_id for item_id in unknown if item_id not in existing]
+                waiting = [item_id for item_id in unknown if item_id in existing]
+                if missing:
+                    print(f"no outbox item with id {', '.join(map(str, missing))}")
+                if waiting:
+                    print(f"not parked or failed (sent, or still being retried), so not queued: "
+                          f"{', '.join(map(str, waiting))}")
             count = requeue(session, ids, rt.clock.now())
             print(f"{count} items queued again; the clock process delivers them on its next sweep")
             return 0 if not unknown else 1
     if not items:
-        print("no stuck outbox items")
+        print("no parked or failed outbox items")
     for item in items:
         print(f"{item.id}\t{item.status}\t{item.kind}\t{item.method}\tlead={item.lead_id}\tattempts={item.attempts}\t{item.last_error}")
     if retrying:

@@ -402,6 +402,9 @@ def format_validation_error(error: ValidationError, path: Path | str) -> str:
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
             message = "unknown key: check its spelling against examples/handoff.example.yml"
+        elif item["type"] == "string_pattern_mismatch" and item.get("ctx", {}).get("pattern") == SLACK_CHANNEL_PATTERN:
+            message = ('not a channel: write its id (C...) or its name in quotes, lower case, such as "#sales-leads"; '
+                       "unquoted, YAML reads # as the start of a comment")
         if not item["loc"]:
             # A check across keys names its key itself.
             lines.append(f"  {message}")

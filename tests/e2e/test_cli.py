@@ -318,9 +318,13 @@ def test_outbox_lists_items_being_retried(tmp_path: Path) -> None:
     assert run(["import", str(csv_path)], env, tmp_path).returncode == 0
     result = run(["outbox"], env, tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "no stuck outbox items" in result.stdout
+    assert "no parked or failed outbox items" in result.stdout
     assert "failed and are being retried (not yet parked)" in result.stdout
     assert "retrying\tcard\tchat.postMessage\tlead=1\tattempts=1" in result.stdout
+    retried = run(["outbox", "--retry", "1", "999"], env, tmp_path)
+    assert retried.returncode == 1
+    assert "no outbox item with id 999" in retried.stdout
+    assert "not parked or failed (sent, or still being retried), so not queued: 1" in retried.stdout
 
 
 def test_processes_start_while_slack_is_unreachable(tmp_path: Path) -> None:

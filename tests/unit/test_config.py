@@ -106,3 +106,12 @@ def test_misspelled_key_points_to_example() -> None:
     with pytest.raises(ConfigError) as error:
         parse_config(data)
     assert "fallback_ownr: unknown key" in str(error.value)
+
+
+def test_malformed_channel_names_the_fix() -> None:
+    data = example_data()
+    data["marketing_channel"] = "#Sales NL"
+    with pytest.raises(ConfigError) as error:
+        parse_config(data)
+    assert 'marketing_channel: not a channel: write its id (C...) or its name in quotes' in str(error.value)
+    assert "(value: '#Sales NL')" in str(error.value)
