@@ -327,7 +327,9 @@ def test_block_actions_change_only_valid_decisions(
         and not set(changes) & set(BREAKING)
     )
     event(f"status {reply.status}, valid decision: {valid}")
-    assert reply.status in (200, 404), f"status {reply.status}: {reply.body[:200]!r}"
+    # A payload Slack never sends (a user that is not an object, say) may stop Bolt's parsing: a clear 400.
+    statuses = (200, 400, 404) if set(changes) & set(BREAKING) else (200, 404)
+    assert reply.status in statuses, f"status {reply.status}: {reply.body[:200]!r}"
     after = lead_states(harness)
     changed = {lead: after[lead] for lead in after if before.get(lead) != after[lead]}
     if valid:
