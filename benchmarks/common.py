@@ -161,7 +161,12 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
 
 def make_runtime(database_url: str, *, config_path: Path = EXAMPLE_CONFIG, now: datetime = START,
                  **settings: object) -> Runtime:
-    """Build a Runtime on `database_url` with a FixedClock at `now`."""
+    """Build a Runtime on `database_url` with a FixedClock at `now` and per-channel pacing off.
+
+    With pacing on, a sender on the FixedClock moves the clock a second per post to one channel
+    and books that channel's next slot minutes ahead, which then holds up the real processes.
+    """
+    settings.setdefault("outbox_channel_interval_seconds", 0)
     return Runtime(
         settings=make_settings(database_url, handoff_config=config_path, **settings),
         config=load_config(config_path),

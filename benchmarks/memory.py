@@ -28,7 +28,7 @@ from benchmarks.common import (
     scratch_database,
 )
 from benchmarks.concurrent_clicks import THREADS, BurstResult, check_after, click_burst
-from benchmarks.processes import bot_environment, bot_processes, free_port, tree_peaks
+from benchmarks.processes import bot_environment, bot_processes, free_port, log_tail, tree_peaks
 from benchmarks.slack_drive import add_leads, deliver_cards
 from bot.slack_standin import SlackStandin
 from storage.models import OutboxItem
@@ -88,12 +88,14 @@ def _measure(kind: str, options: Options, clicks: int, overdue: int) -> dict[str
             waiting = _outbox_waiting(rt, overdue_ids)
             web = tree_peaks(started["web"].process.pid)
             clock = tree_peaks(started["clock"].process.pid)
+            clock_log = log_tail(started["clock"])
         rt.db.dispose()
     if clicked.errors:
         raise RuntimeError(f"{len(clicked.errors)} clicks failed, first: {clicked.errors[:3]}")
     if alerts < overdue or waiting:
         raise RuntimeError(f"the clock process enqueued {alerts} alerts for {overdue} overdue leads and left "
-                           f"{waiting} outbox items unsent within {CLOCK_TIMEOUT_SECONDS:.0f} s")
+                           f"{waiting} outbox items unsent within {CLOCK_TIMEOUT_SECONDS:.0f} s; the clock's log "
+                           f"ends with:\n{clock_log}")
     return {"web": web, "clock": clock, "clicks": clicks, "overdue": overdue, "alerts": alerts}
 
 

@@ -32,10 +32,14 @@ def free_port() -> int:
 
 
 def bot_environment(*, database_url: str, slack_api_url: str, port: int, workers: int = 2,
-                    sweep_interval_seconds: int = 1) -> dict[str, str]:
-    """Build the environment of the bot's processes, without the Slack, handoff and database settings of the caller's."""
+                    sweep_interval_seconds: int = 1, channel_interval_seconds: float = 0) -> dict[str, str]:
+    """Build the environment of the bot's processes, without the Slack, handoff and database settings of the caller's.
+
+    Per-channel pacing is off by default: the benchmarks measure speed and memory, and at one post
+    per second per channel the 1,800 DMs of the memory run to a few people would take minutes.
+    """
     env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("SLACK_", "HANDOFF_", "DATABASE_URL", "WEB_", "SWEEP_", "LOG_LEVEL"))}
+           if not key.startswith(("SLACK_", "HANDOFF_", "DATABASE_URL", "WEB_", "SWEEP_", "LOG_LEVEL", "OUTBOX_"))}
     env.update({
         "PYTHONPATH": str(REPO),
         "SLACK_BOT_TOKEN": BOT_TOKEN,
@@ -47,6 +51,7 @@ def bot_environment(*, database_url: str, slack_api_url: str, port: int, workers
         "PORT": str(port),
         "WEB_WORKERS": str(workers),
         "SWEEP_INTERVAL_SECONDS": str(sweep_interval_seconds),
+        "OUTBOX_CHANNEL_INTERVAL_SECONDS": str(channel_interval_seconds),
     })
     return env
 
@@ -79,7 +84,7 @@ def _stop(started: Started) -> None:
             started.process.wait(timeout=STOP_TIMEOUT_SECONDS)
 
 
-def _log_tail(started: Started, lines: int = 20) -> str:
+def log_tail(started: Started, lines: int = 20) -> str:
     try:
         return "\n".join(started.log.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
@@ -90,7 +95,7 @@ def wait_healthy(port: int, web: Started) -> None:
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if web.process.poll() is not None:
-            raise RuntimeError(f"handoff web exited with {web.process.returncode}:\n{_log_tail(web)}")
+            raise RuntimeError(f"handoff web exited with {web.process.returncode}:\n{log_tail(web)}")
         try:
             connection = http.client.HTTPConnection(HOST, port, timeout=2)
             connection.request("GET", "/healthz")
@@ -102,7 +107,7 @@ def wait_healthy(port: int, web: Started) -> None:
         except OSError:
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"handoff web did not respond on /healthz within {START_TIMEOUT_SECONDS:.0f} s:\n{_log_tail(web)}")
+    raise RuntimeError(f"handoff web did not respond on /healthz within {START_TIMEOUT_SECONDS:.0f} s:\n{log_tail(web)}")
 
 
 @contextmanager
