@@ -39,9 +39,9 @@ CASES = (
 )
 
 # Lead columns, with %% for the modulo operator because the statement has parameters.
-# The id picks the source, the rep (and so the team) and one of 20 buckets:
-# 0-7 accepted and worked, 8-9 accepted and SQL, 10 won, 11-14 rejected and archived,
-# 15-16 nurtured and re-engaged, 17 nurtured and not re-qualified, 18-19 still waiting.
+# The id picks the source, the rep (and so the team) and one of 20 buckets.
+# Buckets 0-7 are accepted and worked, 8-9 accepted and SQL, 10 won, 11-14 rejected and archived,
+# 15-16 nurtured and re-engaged, 17 nurtured and not re-qualified, and 18-19 still waiting.
 LEADS_SQL = """
 INSERT INTO leads (id, source, external_id, stage, version, team_id, rep_email, first_mql_at, mql_at,
                    decided_at, contact_attempts, first_contact_working_seconds, rejection_reason,

@@ -99,14 +99,14 @@ def render_chart_in_subprocess(data: dict[str, object]) -> tuple[bytes, str]:
     """Draw the chart in a child process and return what `render_chart` returns.
 
     Loading matplotlib and drawing one chart adds about 55 MB to a process (measured with
-    matplotlib 3.11 on Python 3.11), which the long-running clock process would keep for good;
+    matplotlib 3.11 on Python 3.11). The long-running clock process would keep that memory, so
     the child takes it along when it exits. Charts go out a few times a month, so the second
     or two that the child needs to start does not matter.
     """
     result = subprocess.run([sys.executable, "-m", "bot.charts"], input=json.dumps(data).encode(),
                             capture_output=True, timeout=RENDER_TIMEOUT_SECONDS, check=False)
     if result.returncode != 0:
-        # The spec holds counts and labels only, so the child's last error line is safe to repeat.
+        # The spec contains counts and labels only, so the child's last error line is safe to repeat.
         lines = result.stderr.decode(errors="replace").strip().splitlines()
         raise ChartError(f"drawing the chart failed (exit {result.returncode}): {lines[-1] if lines else 'no output'}")
     alt_length = int.from_bytes(result.stdout[:4], "big")

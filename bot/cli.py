@@ -623,8 +623,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except BrokenPipeError:
-        # The reader of our output went away (`handoff funnel | head`); as the Python docs
-        # advise, point stdout at devnull so that the exit's flush does not fail again.
+        # The reader of our output went away (`handoff funnel | head`). As the Python docs on
+        # SIGPIPE advise, stdout now points at devnull, so the flush at exit does not fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
 

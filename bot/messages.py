@@ -285,8 +285,8 @@ def reminder(lead: LeadView, language: str, timezone: str, *, kind: str = "decis
              clock_id: int | None = None, step: int | None = None) -> Message:
     """Draw a reminder to the rep of what the clock `kind` requires, and by when.
 
-    With `clock_id` and `step` the owner gets the clock's controls: snooze the next reminder and pause the
-    clock; a nurture-notes reminder also gets the button that opens the notes modal.
+    With `clock_id` and `step` the owner gets the clock's controls, Snooze and Pause. A nurture-notes
+    reminder also gets the button that opens the notes modal.
     """
     company = lead_text(lead.company, language, 200)
     due = due or lead.decision_due_at

@@ -576,7 +576,7 @@ def enqueue_home_refresh(session: Session, user_ids: list[str], now: datetime) -
 
 
 def home_refresh_waiting(session: Session, user_id: str) -> bool:
-    """Whether a Home tab update for the user is queued and not sent yet."""
+    """Return whether a Home tab update for the user is queued and not sent yet."""
     waiting = session.scalar(
         select(OutboxItem.id).where(OutboxItem.kind == "home", OutboxItem.status == PENDING,
                                     OutboxItem.dedupe_key.like(f"home:{user_id}:%")).limit(1)

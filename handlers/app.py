@@ -45,7 +45,7 @@ def build_app(rt: Runtime, client: WebClient | None = None, *, verify_token: boo
     assert rt.settings.slack_signing_secret is not None
     if verify_token and not slack_reachable(client):
         # Bolt would call auth.test now and fail the start. The process serves /leads and
-        # /healthz meanwhile, and the outbox sends once Slack answers; a wrong token then
+        # /healthz meanwhile, and the outbox sends once Slack responds. A wrong token then
         # shows as invalid_auth on the first call.
         verify_token = False
     app = App(

@@ -33,8 +33,8 @@ class _Server(BaseApplication):  # type: ignore[misc]
         self.cfg.set("timeout", 30)
         self.cfg.set("accesslog", None)
         if "control_socket_disable" in self.cfg.settings:
-            # gunicorn 25.1+ opens a control socket at one path per user; several web processes on
-            # one host would share it, and the bot has no use for runtime control.
+            # gunicorn 25.1+ opens a control socket at one path per user, so several web processes
+            # on one host would share it. The bot does not use runtime control.
             self.cfg.set("control_socket_disable", True)
 
     def load(self) -> Any:

@@ -103,7 +103,7 @@ def start_clock(session: Session, rt: Runtime, lead: Lead, kind: str, *, start: 
 
 def clock_values(rt: Runtime, *, lead_id: int, team_id: str | None, rep_email: str | None, kind: str,
                  start: datetime, due: datetime, generation: int = 1) -> dict[str, Any]:
-    """The column values of a new running clock with its alert schedule; a batched import inserts these."""
+    """Build the column values of a new running clock with its alert schedule, for a batched insert."""
     schedule = decision_schedule(rt, team_id, start, due)
     return {
         "lead_id": lead_id, "kind": kind, "generation": generation, "rep_email": rep_email, "started_at": start,

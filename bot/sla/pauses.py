@@ -101,10 +101,13 @@ def snooze(session: Session, rt: Runtime, *, clock_id: int, step: int, user_id: 
         return ControlResult("already", clock, existing.until)
     if clock.status != "running":
         return ControlResult("not_running", clock)
+
     now = rt.clock.now()
     until = snooze_until(rt, _lead_team(session, clock), choice, now)
     schedule = snoozed_schedule(clock.schedule, clock.next_step, until)
     following = schedule[clock.next_step]["at"] if clock.next_step < len(schedule) else None
+
+    # The unique (clock, step) row makes a repeated click record nothing new.
     try:
         with session.begin_nested():
             session.add(ClockSnooze(clock_id=clock_id, step=step, snoozed_by=user_id, snoozed_at=now, choice=choice,
@@ -114,6 +117,7 @@ def snooze(session: Session, rt: Runtime, *, clock_id: int, step: int, user_id: 
         session.expire_all()
         again = session.scalar(select(ClockSnooze).where(ClockSnooze.clock_id == clock_id, ClockSnooze.step == step))
         return ControlResult("already", clock, again.until if again else None)
+
     claimed = session.execute(
         update(SlaClock)
         .where(SlaClock.id == clock_id, SlaClock.status == "running", SlaClock.next_step == clock.next_step)

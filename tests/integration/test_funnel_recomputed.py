@@ -264,7 +264,12 @@ def run_event(drive: Drive, kind: str, lead_id: int, rows_by_batch: list[list[di
                              rejection=RejectionInput(reason=reason, nurture_until=until))
             assert outcome.status == "done", outcome
             record.rejections.append(reason.value)
-            record.stage = "mql" if reason in REROUTED else ("nurture" if reason in NURTURED else "rejected")
+            if reason in REROUTED:
+                record.stage = "mql"
+            elif reason in NURTURED:
+                record.stage = "nurture"
+            else:
+                record.stage = "rejected"
             if reason in NURTURED:
                 record.due = until
                 if record.number % 2 == 1:

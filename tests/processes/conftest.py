@@ -12,7 +12,7 @@ DEFAULT_POSTGRES_URL = "postgresql+psycopg://root@127.0.0.1:5432/test"
 
 @pytest.fixture(scope="session")
 def postgres_server_url() -> str:
-    """Return TEST_POSTGRES_URL when the server answers; skip, or fail under HANDOFF_REQUIRE_POSTGRES=1, when not."""
+    """Return TEST_POSTGRES_URL when the server accepts a connection, else skip (or fail under HANDOFF_REQUIRE_POSTGRES=1)."""
     url = os.environ.get("TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
     try:
         engine = create_engine(url, connect_args={"connect_timeout": 3})

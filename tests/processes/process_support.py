@@ -302,7 +302,7 @@ def lead_payload(number: int, *, rep_email: str, prefix: str = "P") -> dict[str,
 
 
 def post_leads(port: int, leads: list[dict[str, Any]]) -> tuple[int, Any]:
-    """POST leads to /leads, signed with the webhook secret; return the status and the JSON answer."""
+    """POST leads to /leads, signed with the webhook secret; return the status and the JSON response."""
     body = json.dumps({"leads": leads}).encode()
     stamp = int(time.time())
     headers = {"Content-Type": "application/json", "X-Handoff-Timestamp": str(stamp),
@@ -338,8 +338,8 @@ def outbox_key(arguments: dict[str, Any]) -> str | None:
 class DeliveryCheck:
     """How often each sent outbox item reached Slack: by outbox key where the message carries it, else by text.
 
-    A card, reminder or escalation names its lead in the text, so the text tells
-    messages apart when no key travels with them; two items with the same text
+    A card, reminder or escalation names its lead in the text, so the text identifies
+    a message when no key travels with it; two items with the same text
     are compared as a group.
     """
 

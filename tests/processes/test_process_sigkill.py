@@ -4,7 +4,7 @@ Each test picks its kill point with a seeded random generator and names the
 seed in every failure; HANDOFF_KILL_SEED=<n> repeats a run.
 
 A process killed after Slack accepted a post but before the outbox marked it
-sent leaves the post unrecorded; the next process finds it in the channel's
+sent leaves the post unrecorded. The next process finds it in the channel's
 history by its metadata and records it instead of posting again. Card updates
 and Home tabs may go out twice, which shows the same content, so only those
 methods may repeat.
@@ -114,8 +114,8 @@ def assert_delivered_once(url: str, slack: SlackProcess, in_flight: int, context
     """Check that every outbox message reached Slack, and no post reached it twice.
 
     `in_flight` is how many sends the killed processes could have had open at the
-    kill (0 when nothing was killed, 1 for the clock and the import, the thread
-    count for a web worker); the failure message names it. A repeated chat.update
+    kill: 0 when nothing was killed, 1 for the clock and the import, the thread
+    count for a web worker. The failure message names it. A repeated chat.update
     sets the card to the state it already shows, so it is allowed.
     """
     delivery = check_delivery(url, slack, methods)

@@ -115,7 +115,8 @@ def test_pause_and_resume_through_bolt(harness: Harness) -> None:
 
     reply = harness.submit_view(SANNE, CallbackId.PAUSE.value, modal["private_metadata"],
                                 {**select_value("reason", "waiting_for_customer"), **text_value("note", "offerte")})
-    assert reply.status == 200 and not reply.body
+    assert reply.status == 200
+    assert not reply.body
     with harness.rt.db.transaction() as session:
         paused = session.scalars(select(SlaClock).where(SlaClock.kind == "decision")).one()
         assert paused.status == "paused"
@@ -169,7 +170,8 @@ def test_nurture_notes_modal_through_bolt(harness: Harness) -> None:
     [modal] = modals(harness, SANNE)
     reply = harness.submit_view(SANNE, CallbackId.NURTURE_NOTES.value, modal["private_metadata"],
                                 text_value("notes", "Budget pas in Q3"))
-    assert reply.status == 200 and not reply.body
+    assert reply.status == 200
+    assert not reply.body
     with harness.rt.db.transaction() as session:
         status = session.scalars(select(SlaClock.status).where(SlaClock.kind == "nurture_notes")).one()
     assert status == "stopped"
