@@ -42,11 +42,13 @@ def refresh_homes(session: Session, rt: Runtime, rep: Rep | None) -> None:
 def refresh_card(
     session: Session, rt: Runtime, lead: Lead, *, key: str | None = None, decision: messages.Decision | None = None,
     note: str | None = None, final: bool = False, card: tuple[str | None, str | None] | None = None,
+    language: str | None = None,
 ) -> None:
     """Queue an update of the lead's card to its current state.
 
     The card's place is taken now when known, so that a later reassignment or
-    reroute does not send this update to the next rep's card.
+    reroute does not send this update to the next rep's card. A caller that
+    has looked up the language of the card's reader passes it as `language`.
     """
     rep = rt.config.rep(lead.rep_email)
     user: str | None = None
@@ -54,7 +56,8 @@ def refresh_card(
         user = rep.slack_user_id
     elif decision is not None:
         user = decision.user_id
-    language = user_language(session, rt.config, rt.settings.default_language, user)
+    if language is None:
+        language = user_language(session, rt.config, rt.settings.default_language, user)
     message = messages.lead_card(lead_view(lead, rt.config, language), language, rt.timezone_of(rep), decision,
                                  note=note, final=final)
     payload: dict[str, object] = {**message.to_payload(), "fallback_channel": user}

@@ -352,17 +352,18 @@ def decide(
 
     rep = rt.config.rep(lead.rep_email)
     try:
-        # A savepoint, so that losing the race undoes this decision but not the caller's transaction.
-        with session.begin_nested():
-            if accept:
-                move(session, lead, Stage.SAL, actor=user_id, reason="accepted", now=now, decided_at=now,
-                     decided_by=user_id)
-                # The first-contact clock runs on until the first touch, accepted or not.
-                stop_clocks(session, lead.id, now=now, kinds=(DECISION,))
-                start_sal_clocks(session, rt, lead, now=now)
-                refresh_card(session, rt, lead, key="accepted")
-            else:
-                assert rejection is not None
+        if accept:
+            # The guarded UPDATE in `move` is the first write, so losing the race leaves nothing to undo.
+            move(session, lead, Stage.SAL, actor=user_id, reason="accepted", now=now, decided_at=now,
+                 decided_by=user_id)
+            # The first-contact clock runs on until the first touch, accepted or not.
+            start_sal_clocks(session, rt, lead, now=now, stop_kinds=(DECISION,))
+            rep_language = language if rep is not None and rep.slack_user_id == user_id else None
+            refresh_card(session, rt, lead, key="accepted", language=rep_language)
+        else:
+            assert rejection is not None
+            # A savepoint, so that losing the race undoes this rejection but not the caller's transaction.
+            with session.begin_nested():
                 _reject(session, rt, lead, rep, user_id, rejection, now=now)
     except StaleLead:
         session.expire_all()

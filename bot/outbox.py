@@ -14,7 +14,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -276,6 +276,69 @@ class OutboxSender:
         """Try a lead's pending items at once, e.g. right after a click; the clock retries the rest."""
         return self.deliver_due(limit=20, lead_id=lead_id, max_wait=min(self.max_pacing_wait, timedelta(seconds=2)))
 
+    def claim_lead_items(self, session: Session, lead_id: int, *, limit: int = 20) -> list[OutboxItem]:
+        """Claim the lead's due items in the caller's transaction, for `deliver_claimed` after it commits.
+
+        A click claims the items it has just queued in the same transaction that queued them, so
+        that no second transaction stands between the commit and the call to Slack. Only the
+        leading run of the lead's pending items is claimed, in id order: an item that is not due
+        yet or is claimed by another sender holds back the items after it, as in `deliver_due`.
+        """
+        now = self.clock.now()
+        ids: list[int] = []
+        for item_id, next_attempt_at, claimed_until in session.execute(
+            select(OutboxItem.id, OutboxItem.next_attempt_at, OutboxItem.claimed_until)
+            .where(OutboxItem.lead_id == lead_id, OutboxItem.status == PENDING)
+            .order_by(OutboxItem.id)
+            .limit(limit)
+        ):
+            if next_attempt_at > now or (claimed_until is not None and claimed_until >= now):
+                break
+            ids.append(item_id)
+        if not ids:
+            return []
+        token = f"{self.worker_id}:{uuid.uuid4().hex[:8]}"
+        items = OutboxItem.__table__
+        # A Core UPDATE with RETURNING, cheaper than the ORM's. The items are rebuilt from its rows,
+        # detached from the session: the sender only reads them and writes through its own statements.
+        claimed = session.execute(
+            update(items)
+            .where(items.c.id.in_(ids), items.c.status == PENDING,
+                   items.c.claimed_until.is_(None) | (items.c.claimed_until < now))
+            .values(claimed_by=token, claimed_until=now + timedelta(seconds=CLAIM_SECONDS))
+            .returning(*items.c)
+        ).mappings().all()
+        by_id = {row["id"]: OutboxItem(**row) for row in claimed}
+        # Another sender may have claimed one of them since the SELECT; deliver only up to that gap.
+        leading: list[OutboxItem] = []
+        for item_id in ids:
+            if item_id not in by_id:
+                break
+            leading.append(by_id.pop(item_id))
+        if by_id:
+            session.execute(
+                update(OutboxItem).where(OutboxItem.id.in_(list(by_id))).values(claimed_by=None, claimed_until=None)
+                .execution_options(synchronize_session=False)
+            )
+        return leading
+
+    def deliver_claimed(self, items: list[OutboxItem]) -> DeliveryReport:
+        """Send items claimed by `claim_lead_items`, in order, and release the rest at the first that is not sent."""
+        report = DeliveryReport()
+        for index, item in enumerate(items):
+            outcome = self._deliver(item)
+            setattr(report, outcome, getattr(report, outcome) + 1)
+            if outcome == "sent" and item.kind == "home":
+                report.homes += 1
+            if outcome not in ("sent", "dropped"):
+                # A retried, parked or deferred item must not be overtaken by the lead's later items.
+                rest = items[index + 1:]
+                if rest:
+                    self._release(rest)
+                    report.deferred += len(rest)
+                break
+        return report
+
     def _resolve_arguments(self, item: OutboxItem) -> dict[str, Any]:
         arguments = dict(item.payload)
         if arguments.pop("home", False):
@@ -331,6 +394,10 @@ class OutboxSender:
 
     def _start_send(self, item: OutboxItem, channel: str | None, now: datetime) -> datetime | None:
         """Reserve the channel's next slot and mark the attempt as started, or return when the channel is free."""
+        paced = bool(channel) and self.pacing_interval > timedelta(0)
+        if not paced and not _searched_after_crash(item):
+            # Nothing reads the start of this attempt, so it costs no transaction (a click's chat.update).
+            return None
         with self.db.transaction() as session:
             if channel and self.pacing_interval > timedelta(0):
                 busy_until = reserve_channel_slot(session, channel, now, self.pacing_interval)
@@ -379,16 +446,18 @@ class OutboxSender:
     def _mark_sent(self, item: OutboxItem, data: dict[str, Any], now: datetime) -> None:
         channel = data.get("channel")
         ts = data.get("ts") or data.get("message_ts")
+        items, leads = OutboxItem.__table__, Lead.__table__
         with self.db.transaction() as session:
             session.execute(
-                update(OutboxItem)
-                .where(OutboxItem.id == item.id)
-                .values(status=SENT, sent_at=now, attempts=OutboxItem.attempts + 1, result_channel=channel,
+                update(items)
+                .where(items.c.id == item.id)
+                .values(status=SENT, sent_at=now, attempts=items.c.attempts + 1, result_channel=channel,
                         result_ts=ts, claimed_by=None, claimed_until=None, last_error=None, send_started_at=None)
             )
             if item.kind == "card" and item.lead_id is not None and channel and ts:
                 session.execute(
-                    update(Lead).where(Lead.id == item.lead_id).values(card_channel=channel, card_ts=ts, card_delivered_at=now)
+                    update(leads).where(leads.c.id == item.lead_id)
+                    .values(card_channel=channel, card_ts=ts, card_delivered_at=now)
                 )
         log.info("outbox.sent id=%s kind=%s method=%s lead=%s", item.id, item.kind, item.method, item.lead_id)
 
@@ -522,6 +591,11 @@ def hold_channel(session: Session, channel: str, until: datetime) -> None:
         session.add(OutboxChannelPacing(channel=channel, next_send_at=until))
 
 
+def _searched_after_crash(item: OutboxItem) -> bool:
+    """Return whether a retry of `item` looks for an earlier delivery, which needs the start of each attempt stored."""
+    return item.method == "chat.postMessage" or item.kind == CHART_KIND
+
+
 def delivery_metadata(key: str) -> dict[str, Any]:
     """Return the message metadata that ties a posted message to its outbox item."""
     return {"event_type": METADATA_EVENT_TYPE, "event_payload": {"outbox_key": key}}
@@ -568,11 +642,29 @@ def _retry_after_seconds(response: Any) -> float:
 
 
 def enqueue_home_refresh(session: Session, user_ids: list[str], now: datetime) -> None:
-    """Queue a Home tab update for each user, unless one is already waiting for that user."""
-    for user_id in dict.fromkeys(user_ids):
-        if not home_refresh_waiting(session, user_id):
-            enqueue(session, key=f"home:{user_id}:{uuid.uuid4().hex}", kind="home", method="views.publish",
-                    payload={"user_id": user_id, "home": True}, now=now)
+    """Queue a Home tab update for each user, unless one is already waiting for that user.
+
+    One query finds the users with a waiting update and one INSERT queues the rest. The keys are
+    random, so no savepoint guards against a duplicate key as in `enqueue`.
+    """
+    users = list(dict.fromkeys(user_ids))
+    if not users:
+        return
+    waiting = set(session.scalars(
+        select(OutboxItem.dedupe_key).where(
+            OutboxItem.kind == "home", OutboxItem.status == PENDING,
+            or_(*(OutboxItem.dedupe_key.like(f"home:{user_id}:%") for user_id in users)),
+        )
+    ))
+    rows = []
+    for user_id in users:
+        if any(key.startswith(f"home:{user_id}:") for key in waiting):
+            continue
+        rows.append({"dedupe_key": f"home:{user_id}:{uuid.uuid4().hex}", "lead_id": None, "kind": "home",
+                     "method": "views.publish", "payload": {"user_id": user_id, "home": True}, "status": PENDING,
+                     "attempts": 0, "next_attempt_at": now, "created_at": now, "paced_channel": None})
+    if rows:
+        session.execute(insert(OutboxItem.__table__), rows)
 
 
 def home_refresh_waiting(session: Session, user_id: str) -> bool:

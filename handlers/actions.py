@@ -17,6 +17,7 @@ from bot.lifecycle import RejectionReason
 from bot.outbox import OutboxSender
 from bot.preferences import user_language
 from bot.runtime import Runtime
+from handlers.listener_work import ListenerWork
 from handlers.payloads import ActionPayload, PayloadError, parse_action
 from handlers.sales import open_reject_modal
 
@@ -26,11 +27,12 @@ log = logging.getLogger(__name__)
 MAX_LEAD_ID = 2_147_483_647
 
 
-def register(app: App, rt: Runtime, sender: OutboxSender) -> None:
+def register(app: App, rt: Runtime, sender: OutboxSender, listener_work: ListenerWork) -> None:
     @app.action(ActionId.ACCEPT.value)
     def on_accept(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        # Queued before the ack, so that the work is in the pool by the time Slack has its response.
+        listener_work.submit("accept", _handle, rt, sender, client, body, action, accept=True)
         ack()
-        _handle(rt, sender, client, body, action, accept=True)
 
     @app.action(ActionId.REJECT.value)
     def on_reject(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
@@ -87,6 +89,8 @@ def _handle(rt: Runtime, sender: OutboxSender, client: WebClient, body: dict[str
     try:
         with rt.db.transaction() as session:
             outcome = decide(session, rt, lead_id=ref.lead, version=ref.v, user_id=payload.user_id, accept=accept, reason=reason)
+            # The card update is claimed with the decision, so that it goes to Slack right after the commit.
+            claimed = sender.claim_lead_items(session, outcome.lead_id) if outcome.status == "done" else []
     except Exception:
         reference = uuid.uuid4().hex[:8]
         log.exception("action.failed ref=%s lead=%s user=%s", reference, ref.lead, payload.user_id)
@@ -94,7 +98,7 @@ def _handle(rt: Runtime, sender: OutboxSender, client: WebClient, body: dict[str
         return
 
     if outcome.status == "done":
-        sender.deliver_lead(outcome.lead_id)
+        sender.deliver_claimed(claimed)
     elif outcome.message:
         _tell(rt, client, payload, outcome.message)
         log.info("action.refused lead=%s user=%s status=%s", outcome.lead_id, payload.user_id, outcome.status)

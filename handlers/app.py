@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -12,10 +13,25 @@ from bot.outbox import OutboxSender
 from bot.people import load_slack_timezones
 from bot.runtime import Runtime
 from handlers import actions, commands, contests, events, sales, sla
+from handlers.listener_work import ListenerWork
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+# Bolt's executor runs each listener until its ack(); with the work moved to ListenerWork these are
+# short, and one thread per gunicorn request thread (8) and some spare keep acks from queueing.
+ACK_THREADS = 16
+# Threads that run decisions and other listener work, per process. A burst of clicks waits
+# here instead of in the HTTP response. More threads compete with the request threads for the
+# GIL: with 4, the responses to 50 simultaneous clicks took about twice as long as with 1 or 2
+# (benchmarks/concurrent_clicks.py, 2 cores).
+WORK_THREADS = 2
+
+
+class HandoffApp(App):
+    """The Bolt app, with the pool that runs its listeners' work apart from their ack()."""
+
+    listener_work: ListenerWork
 
 
 def slack_client(rt: Runtime) -> WebClient:
@@ -36,7 +52,7 @@ def slack_reachable(client: WebClient) -> bool:
     return True
 
 
-def build_app(rt: Runtime, client: WebClient | None = None, *, verify_token: bool = True) -> tuple[App, OutboxSender]:
+def build_app(rt: Runtime, client: WebClient | None = None, *, verify_token: bool = True) -> tuple[HandoffApp, OutboxSender]:
     """Create the Bolt app and the outbox sender that shares its Web API client."""
     missing = rt.settings.missing_slack_settings()
     if missing:
@@ -48,16 +64,18 @@ def build_app(rt: Runtime, client: WebClient | None = None, *, verify_token: boo
         # /healthz meanwhile, and the outbox sends once Slack responds. A wrong token then
         # shows as invalid_auth on the first call.
         verify_token = False
-    app = App(
+    app = HandoffApp(
         client=client,
         signing_secret=rt.settings.slack_signing_secret.get_secret_value(),
         token_verification_enabled=verify_token,
         logger=logging.getLogger("slack_bolt"),
+        listener_executor=ThreadPoolExecutor(max_workers=ACK_THREADS, thread_name_prefix="bolt-listener"),
     )
+    app.listener_work = ListenerWork(WORK_THREADS)
     load_slack_timezones(rt, client)
     sender = OutboxSender(rt.db, client, rt.clock, runtime=rt)
     events.register(app, rt)
-    actions.register(app, rt, sender)
+    actions.register(app, rt, sender, app.listener_work)
     sales.register(app, rt, sender)
     contests.register(app, rt, sender)
     sla.register(app, rt, sender)

@@ -25,6 +25,7 @@ from bot.ids import ActionId, LeadRef
 from bot.runtime import Runtime
 from bot.slack_standin import SlackStandin
 from bot.slack_standin.interactions import block_action_body, button_action, select_action, slash_command_body
+from handlers.listener_work import ListenerWork
 from harness import Harness, Reply
 from storage.models import Lead
 
@@ -141,6 +142,7 @@ class TrackingExecutor(concurrent.futures.ThreadPoolExecutor):
 
     def __init__(self) -> None:
         super().__init__(max_workers=4, thread_name_prefix="fuzz-listener")
+        self.listener_work: ListenerWork | None = None
         self._futures: list[concurrent.futures.Future[Any]] = []
         self._lock = threading.Lock()
 
@@ -155,6 +157,9 @@ class TrackingExecutor(concurrent.futures.ThreadPoolExecutor):
             futures, self._futures = self._futures, []
         _, pending = concurrent.futures.wait(futures, timeout=timeout)
         assert not pending, f"{len(pending)} listeners still running after {timeout} s"
+        # The listeners hand their work to the app's listener work pool before they finish.
+        if self.listener_work is not None:
+            assert self.listener_work.wait_idle(timeout), f"listener work still running after {timeout} s"
 
 
 class LogCollector(logging.Handler):
@@ -195,6 +200,7 @@ def harness(runtime: Runtime, slack: SlackStandin, executor: TrackingExecutor) -
     # NOTE: Bolt (slack_bolt 1.30) has no public way to wait for listeners that run after ack(),
     # so the test swaps the executor of its listener runner for one that it can wait on.
     harness.web.bolt._listener_runner.listener_executor = executor
+    executor.listener_work = harness.web.bolt.listener_work
     return harness
 
 

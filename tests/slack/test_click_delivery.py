@@ -1,0 +1,99 @@
+"""A click's path to Slack: the ack does not wait for the work, and the card update keeps the lead's order."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+
+from bot.ids import ActionId, LeadRef
+from bot.outbox import enqueue
+from bot.slack_standin.interactions import block_action_body, button_action
+from storage.models import Lead, OutboxItem
+
+SANNE = "U0SANNEDV1"
+SANNE_EMAIL = "sanne.devries@handoff-demo.nl"
+
+
+def accept_body(harness: Any, lead_id: int) -> str:
+    with harness.rt.db.transaction() as session:
+        lead = session.get(Lead, lead_id)
+        assert lead is not None
+        assert lead.card_ts is not None
+        channel, ts = lead.card_channel, lead.card_ts
+    action = button_action(ActionId.ACCEPT.value, LeadRef(lead=lead_id, v=2).encode())
+    return block_action_body(user_id=SANNE, action=action, channel_id=channel, message_ts=ts)
+
+
+def stages(harness: Any, lead_ids: list[int]) -> list[str]:
+    with harness.rt.db.transaction() as session:
+        return list(session.scalars(select(Lead.stage).where(Lead.id.in_(lead_ids)).order_by(Lead.id)))
+
+
+def test_burst_acks_before_slow_updates(harness: Any, slack: Any) -> None:
+    # More simultaneous clicks than Bolt has listener threads, while every chat.update takes 0.4 s:
+    # each response must still come back at once, because the decisions wait in the listener work pool.
+    lead_ids = [harness.add_lead(number, owner_email=SANNE_EMAIL) for number in range(1, 19)]
+    bodies = [accept_body(harness, lead_id) for lead_id in lead_ids]
+    slack.set_latency(0.4, "chat.update")
+    barrier = threading.Barrier(len(bodies))
+    seconds: list[float] = []
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def click(body: str) -> None:
+        barrier.wait(timeout=10)
+        started = time.perf_counter()
+        reply = harness.slack_post(body)
+        with lock:
+            seconds.append(time.perf_counter() - started)
+            statuses.append(reply.status)
+
+    threads = [threading.Thread(target=click, args=(body,)) for body in bodies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+
+    assert statuses == [200] * len(bodies)
+    assert max(seconds) < 0.4, f"slowest response {max(seconds):.2f} s waited for a chat.update"
+    assert harness.web.bolt.listener_work.wait_idle(timeout=30)
+    assert stages(harness, lead_ids) == ["sal"] * len(lead_ids)
+    assert len(slack.calls("chat.update")) == len(lead_ids)
+
+
+def test_update_waits_for_older_item(harness: Any, slack: Any) -> None:
+    # Another sender holds an older item of the lead: the click must not send its card update first.
+    lead_id = harness.add_lead(owner_email=SANNE_EMAIL)
+    now = harness.rt.clock.now()
+    with harness.rt.db.transaction() as session:
+        enqueue(session, key=f"lead:{lead_id}:test_notice", kind="notice", method="chat.postMessage",
+                payload={"channel": "C0SALES001", "text": "older notice"}, now=now, lead_id=lead_id)
+        session.execute(update(OutboxItem).where(OutboxItem.dedupe_key == f"lead:{lead_id}:test_notice")
+                        .values(claimed_by="another-sender", claimed_until=now + timedelta(seconds=60)))
+
+    reply = harness.slack_post(accept_body(harness, lead_id))
+    assert reply.status == 200
+    assert harness.web.bolt.listener_work.wait_idle(timeout=10)
+
+    assert stages(harness, [lead_id]) == ["sal"]
+    assert slack.calls("chat.update") == []
+    with harness.rt.db.transaction() as session:
+        card_update = session.scalars(select(OutboxItem).where(OutboxItem.lead_id == lead_id,
+                                                               OutboxItem.kind == "card_update")).one()
+        assert card_update.status == "pending"
+        assert card_update.claimed_by is None
+        # The other sender's claim runs out; the next delivery sends both, the older first.
+        session.execute(update(OutboxItem).where(OutboxItem.dedupe_key == f"lead:{lead_id}:test_notice")
+                        .values(claimed_by=None, claimed_until=None))
+
+    harness.sender.deliver_due()
+    notice = slack.wait_for("chat.postMessage", lambda call: call.params.get("text") == "older notice")
+    card = slack.wait_for("chat.update")
+    assert notice.at <= card.at
+    with harness.rt.db.transaction() as session:
+        statuses = set(session.scalars(select(OutboxItem.status).where(OutboxItem.lead_id == lead_id)))
+    assert statuses == {"sent"}
