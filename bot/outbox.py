@@ -40,12 +40,17 @@ PARK_ERRORS = frozenset(
 ADMIN_ALERT = "admin_alert"
 # Kind of the chart uploads: the payload contains the numbers, and the PNG is drawn when it is sent.
 CHART_KIND = "chart"
+# File name of a chart upload, e.g. funnel-o1234.png. A file cannot carry message metadata, so the
+# outbox item's id in the name is what finds an upload whose sender died before storing the result.
+CHART_FILENAME = "{kind}-o{item_id}.png"
 CLAIM_SECONDS = 60
 MAX_BACKOFF_SECONDS = 15 * 60
 
 # Methods under Slack's limit of about one message per second per channel (the "special" rate
-# limit of chat.postMessage). chat.update and views.publish have ordinary per-method tiers.
-PACED_METHODS = frozenset({"chat.postMessage"})
+# limit of chat.postMessage). A chart upload ends in files.completeUploadExternal, which shares the
+# file as a message in the channel, so it is paced too. chat.update and views.publish have ordinary
+# per-method tiers.
+PACED_METHODS = frozenset({"chat.postMessage", "files.completeUploadExternal"})
 # How long one deliver_due call may wait in total for busy channels before it leaves the rest to
 # the next call.
 MAX_PACING_WAIT = timedelta(seconds=10)
@@ -58,6 +63,8 @@ HISTORY_MARGIN = timedelta(minutes=10)
 # than that between the crash and the retry gets the message a second time.
 HISTORY_PAGES = 5
 HISTORY_PAGE_SIZE = 200
+# Files per page of the files.list search for a lost chart upload, which reads at most HISTORY_PAGES pages.
+FILES_PAGE_SIZE = 100
 # Stages in which a lead still waits for someone's decision, so a deleted card is posted again.
 OPEN_STAGES = frozenset({"mql", "sal", "sql", "opportunity"})
 _USER_ID = re.compile(r"[UW][A-Z0-9]+")
@@ -280,7 +287,7 @@ class OutboxSender:
         """Claim the lead's due items in the caller's transaction, for `deliver_claimed` after it commits.
 
         A click claims the items it has just queued in the same transaction that queued them, so
-        that no second transaction stands between the commit and the call to Slack. Only the
+        that no second transaction runs between the commit and the call to Slack. Only the
         leading run of the lead's pending items is claimed, in id order: an item that is not due
         yet or is claimed by another sender holds back the items after it, as in `deliver_due`.
         """
@@ -377,6 +384,19 @@ class OutboxSender:
                                  earlier["channel"], earlier["ts"])
                         return "sent"
                 arguments.setdefault("metadata", delivery_metadata(item.dedupe_key))
+            if item.kind == CHART_KIND:
+                arguments["filename"] = CHART_FILENAME.format(kind=arguments["chart"]["kind"], item_id=item.id)
+                if item.send_started_at is not None:
+                    try:
+                        shared = self._find_earlier_upload(item, str(arguments["channel"]), arguments["filename"])
+                    except SlackApiError as error:
+                        # Without the search a new upload could be a second copy, so the attempt stays unknown.
+                        return self._handle_error(item, error, now, result_unknown=True)
+                    if shared is not None:
+                        self._mark_sent(item, shared, now)
+                        log.info("outbox.recovered id=%s kind=%s channel=%s file=%s: found in the channel's "
+                                 "files, not uploaded again", item.id, item.kind, shared["channel"], shared["id"])
+                        return "sent"
             busy_until = self._start_send(item, channel, now)
             if busy_until is not None:
                 return self._defer(item, str(channel), busy_until)
@@ -440,6 +460,27 @@ class OutboxSender:
                     return {"channel": channel, "ts": message.get("ts")}
             cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
             if cursor is None:
+                break
+        return None
+
+    def _find_earlier_upload(self, item: OutboxItem, channel: str, filename: str) -> dict[str, Any] | None:
+        """Return the channel and file id of this chart if an earlier attempt shared it, else None.
+
+        Slack's files.list finds the file by its name, which contains the item's id (CHART_FILENAME).
+        Raises SlackApiError when Slack cannot be searched, as `_find_earlier_post` does.
+        files.list needs the files:read scope; an app installed before manifest.yml asked for it gets
+        missing_scope, and the item is retried until the outbox gives up on it.
+        """
+        assert item.send_started_at is not None
+        # Slack's files.list reference: ts_from keeps files created at or after it, in Unix seconds.
+        ts_from = str(int((item.send_started_at - HISTORY_MARGIN).timestamp()))
+        for page_number in range(1, HISTORY_PAGES + 1):
+            page = self.client.files_list(channel=channel, ts_from=ts_from, types="images", count=FILES_PAGE_SIZE,
+                                          page=page_number)
+            for shared in page.get("files") or []:
+                if shared.get("name") == filename:
+                    return {"channel": channel, "id": shared.get("id")}
+            if page_number >= int((page.get("paging") or {}).get("pages") or 0):
                 break
         return None
 
@@ -698,7 +739,7 @@ def requeue(session: Session, item_ids: list[int], now: datetime) -> int:
 
 
 def upload_chart(client: WebClient, arguments: dict[str, Any]) -> SlackResponse:
-    """Draw the chart in `arguments["chart"]` and share it in `arguments["channel"]`.
+    """Draw the chart in `arguments["chart"]` and share it in `arguments["channel"]` as `arguments["filename"]`.
 
     slack_sdk's files_upload_v2 uses Slack's external upload flow: files.getUploadURLExternal,
     a POST of the bytes to the returned upload_url, then files.completeUploadExternal.
@@ -707,6 +748,6 @@ def upload_chart(client: WebClient, arguments: dict[str, Any]) -> SlackResponse:
 
     chart = arguments["chart"]
     png, alt_text = render_chart_in_subprocess(chart)
-    return client.files_upload_v2(channel=arguments["channel"], file=png, filename=f"{chart['kind']}.png",
+    return client.files_upload_v2(channel=arguments["channel"], file=png, filename=arguments["filename"],
                                   title=chart["title"], alt_txt=alt_text,
                                   initial_comment=arguments.get("initial_comment"))

@@ -1057,6 +1057,7 @@ class SlackStandin:
             "views.publish": self._api_views_publish,
             "files.getUploadURLExternal": self._api_files_get_upload_url_external,
             "files.completeUploadExternal": self._api_files_complete_upload_external,
+            "files.list": self._api_files_list,
         }
         self._clear_recorded_state()
         self.add_user(bot_user_id, email="", real_name=bot_name, name=bot_name, is_bot=True)
@@ -2141,3 +2142,93 @@ class SlackStandin:
             del self._pending_files[pending.id]
             completed.append({name: value for name, value in shared.items() if name != "content"})
         return {"ok": True, "files": completed}
+
+    def _api_files_list(self, params: dict[str, Any], token: str) -> dict[str, Any]:
+        """Return shared files, newest first, in pages numbered from 1 as Slack's files.list does.
+
+        ``channel``, ``user``, ``ts_from`` and ``ts_to`` (inclusive, in Unix seconds) and
+        ``types`` filter the list. The response has ``files`` and
+        ``paging: {count, total, page, pages}``.
+        """
+        types = _as_list(params.get("types")) or ["all"]
+        unknown = [name for name in types if name not in _FILE_TYPES]
+        if unknown:
+            raise _ApiError("unknown_type", detail=f"unknown file types: {', '.join(unknown)}")
+        user = _as_str(params.get("user"))
+        if user and user not in self._users:
+            raise _ApiError("user_not_found")
+        channel = _as_str(params.get("channel"))
+        ts_from = _unix_seconds_param(params, "ts_from", 0.0)
+        ts_to = _unix_seconds_param(params, "ts_to", float("inf"))
+        count = _positive_int_param(params, "count", 100)
+        page_number = _positive_int_param(params, "page", 1)
+
+        matching = [
+            shared
+            for shared in reversed(self._files)
+            if (not channel or channel in shared["channels"])
+            and (not user or user == self.bot_user_id)
+            and ts_from <= shared["created"] <= ts_to
+            and any(_FILE_TYPES[name](shared) for name in types)
+        ]
+        start = (page_number - 1) * count
+        page = [self._listed_file(shared) for shared in matching[start : start + count]]
+        pages = -(-len(matching) // count)
+        return {
+            "ok": True,
+            "files": page,
+            "paging": {"count": count, "total": len(matching), "page": page_number, "pages": pages},
+        }
+
+    def _listed_file(self, shared: dict[str, Any]) -> dict[str, Any]:
+        listed = {name: copy.deepcopy(value) for name, value in shared.items() if name != "content"}
+        listed["timestamp"] = shared["created"]
+        listed["filetype"] = shared["name"].rsplit(".", 1)[-1].lower() if "." in shared["name"] else ""
+        # Every file in the stand-in is uploaded with the bot token.
+        listed["user"] = self.bot_user_id
+        return listed
+
+
+def _is_image(shared: dict[str, Any]) -> bool:
+    return str(shared.get("mimetype", "")).startswith("image/")
+
+
+# Values of files.list's ``types`` argument and the files each selects. The stand-in has no
+# posts (``spaces``) or Google Docs, so those select nothing, and it counts every text/plain
+# file as a snippet.
+_FILE_TYPES: dict[str, Callable[[dict[str, Any]], bool]] = {
+    "all": lambda shared: True,
+    "spaces": lambda shared: False,
+    "snippets": lambda shared: shared.get("mimetype") == "text/plain",
+    "images": _is_image,
+    "gdocs": lambda shared: False,
+    "zips": lambda shared: shared.get("mimetype") == "application/zip",
+    "pdfs": lambda shared: shared.get("mimetype") == "application/pdf",
+}
+
+
+def _unix_seconds_param(params: dict[str, Any], name: str, default: float) -> float:
+    value = _as_str(params.get(name))
+    if not value:
+        return default
+    try:
+        return float(value)
+    except ValueError as error:
+        raise _ApiError(
+            "invalid_arguments", detail=f"{name} must be a Unix time in seconds, got {value!r}"
+        ) from error
+
+
+def _positive_int_param(params: dict[str, Any], name: str, default: int) -> int:
+    value = _as_str(params.get(name))
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError as error:
+        raise _ApiError(
+            "invalid_arguments", detail=f"{name} must be a whole number, got {value!r}"
+        ) from error
+    if number < 1:
+        raise _ApiError("invalid_arguments", detail=f"{name} must be 1 or more, got {number}")
+    return number

@@ -19,6 +19,8 @@ METHOD_SCOPES = {
     # Charts: files_upload_v2 calls both upload methods.
     "files.getUploadURLExternal": "files:write",
     "files.completeUploadExternal": "files:write",
+    # The outbox's search for a chart whose sender died.
+    "files.list": "files:read",
 }
 
 
