@@ -244,11 +244,18 @@ def apply_overrides(criteria: Criteria, assignments: Sequence[str]) -> Criteria:
     try:
         return Criteria.model_validate(data)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in item['loc'])}: {item['msg'].removeprefix('Value error, ')}"
-            for item in error.errors()
-        )
+        problems = "; ".join(_problem(item) for item in error.errors())
         raise BacktestError(f"invalid candidate criteria: {problems}") from None
+
+
+def _problem(item: Any) -> str:
+    """Name the key, the value given for it when it is a single value, and what pydantic expected."""
+    where = ".".join(str(part) for part in item["loc"])
+    message = item["msg"].removeprefix("Value error, ")
+    given = item.get("input")
+    if isinstance(given, dict | list) or given is None:
+        return f"{where}: {message}"
+    return f"{where}={given!r}: {message}"
 
 
 def _assign(data: dict[str, Any], key: str, text: str, assignment: str) -> None:

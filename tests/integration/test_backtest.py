@@ -102,10 +102,10 @@ def test_search_respects_minimum_sample(runtime: Runtime, history: list[Any]) ->
 @pytest.mark.parametrize(("assignment", "expected"), [
     ("engagement.min_scor=65", "unknown key 'engagement.min_scor'"),
     ("engagement.min_score", "use KEY=VALUE"),
-    ("engagement.min_score=high", "engagement.min_score"),
+    ("engagement.min_score=high", "engagement.min_score='high'"),
     ("fit.employees=100", "'fit.employees' is not a single value"),
     ("fit.employees.min=2000", "min 2000 is greater than max 1000"),
-    ("engagement.require=maybe", "engagement.require"),
+    ("engagement.require=maybe", "engagement.require='maybe'"),
 ])
 def test_overrides_reject_bad_input(runtime: Runtime, assignment: str, expected: str) -> None:
     with pytest.raises(BacktestError) as error:
