@@ -28,6 +28,17 @@ ACK_THREADS = 16
 WORK_THREADS = 2
 
 
+class _ClientTokenWarning(logging.Filter):
+    """Drop Bolt's warning that SLACK_BOT_TOKEN "will be unused": the client given to App carries that token."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+BOLT_LOGGER = logging.getLogger("slack_bolt")
+BOLT_LOGGER.addFilter(_ClientTokenWarning())
+
+
 class HandoffApp(App):
     """The Bolt app, with the pool that runs its listeners' work apart from their ack()."""
 
@@ -68,7 +79,7 @@ def build_app(rt: Runtime, client: WebClient | None = None, *, verify_token: boo
         client=client,
         signing_secret=rt.settings.slack_signing_secret.get_secret_value(),
         token_verification_enabled=verify_token,
-        logger=logging.getLogger("slack_bolt"),
+        logger=BOLT_LOGGER,
         listener_executor=ThreadPoolExecutor(max_workers=ACK_THREADS, thread_name_prefix="bolt-listener"),
     )
     app.listener_work = ListenerWork(WORK_THREADS)

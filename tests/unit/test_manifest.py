@@ -1,6 +1,8 @@
+import logging
 from pathlib import Path
 
 import yaml
+from slack_sdk import WebClient
 
 from handlers.app import build_app
 
@@ -63,3 +65,13 @@ def test_build_app_names_missing_settings(runtime) -> None:  # type: ignore[no-u
         assert "SLACK_BOT_TOKEN" in str(error)
     else:
         raise AssertionError("build_app accepted a missing bot token")
+
+
+def test_build_app_skips_bolt_token_warning(runtime, monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
+    # Bolt reads SLACK_BOT_TOKEN itself and warns that it is unused next to the client built from it.
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test-token")
+    caplog.set_level(logging.DEBUG)
+    app, _sender = build_app(runtime, WebClient(token="xoxb-test-token", base_url="http://127.0.0.1:9/"),
+                             verify_token=False)
+    assert app.client.token == "xoxb-test-token"
+    assert [record.getMessage() for record in caplog.records if "will be unused" in record.getMessage()] == []
