@@ -359,7 +359,8 @@ def decide(
             # The first-contact clock runs on until the first touch, accepted or not.
             start_sal_clocks(session, rt, lead, now=now, stop_kinds=(DECISION,))
             rep_language = language if rep is not None and rep.slack_user_id == user_id else None
-            refresh_card(session, rt, lead, key="accepted", language=rep_language)
+            # The key contains the version that this accept's guarded UPDATE just took, so it is new.
+            refresh_card(session, rt, lead, key="accepted", language=rep_language, key_is_new=True)
         else:
             assert rejection is not None
             # A savepoint, so that losing the race undoes this rejection but not the caller's transaction.

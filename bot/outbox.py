@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
@@ -14,7 +15,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
-from sqlalchemy import and_, exists, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -79,12 +80,22 @@ def enqueue(
     payload: dict[str, Any],
     now: datetime,
     lead_id: int | None = None,
+    key_is_new: bool = False,
 ) -> bool:
     """Add a Slack call to the outbox in the caller's transaction.
 
     Returns False, and adds nothing, when an item with the same key exists: the
-    unique key is what makes a reminder or escalation go out once.
+    unique key is what makes a reminder or escalation go out once. A caller whose
+    key cannot exist yet (it contains a version that only this transaction could
+    reach) passes `key_is_new`, which saves the savepoint that guards the INSERT.
     """
+    if key_is_new:
+        session.execute(_OUTBOX_INSERT, {
+            "dedupe_key": key, "lead_id": lead_id, "kind": kind, "method": method, "payload": payload,
+            "status": PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now,
+            "paced_channel": payload.get("channel") if method in PACED_METHODS else None,
+        })
+        return True
     item = OutboxItem(
         dedupe_key=key,
         lead_id=lead_id,
@@ -288,45 +299,24 @@ class OutboxSender:
 
         A click claims the items it has just queued in the same transaction that queued them, so
         that no second transaction runs between the commit and the call to Slack. Only the
-        leading run of the lead's pending items is claimed, in id order: an item that is not due
-        yet or is claimed by another sender holds back the items after it, as in `deliver_due`.
+        leading run of the lead's pending items is claimed: an item that is not due yet or is
+        claimed by another sender holds back the items after it, as in `deliver_due`.
         """
         now = self.clock.now()
-        ids: list[int] = []
-        for item_id, next_attempt_at, claimed_until in session.execute(
-            select(OutboxItem.id, OutboxItem.next_attempt_at, OutboxItem.claimed_until)
-            .where(OutboxItem.lead_id == lead_id, OutboxItem.status == PENDING)
-            .order_by(OutboxItem.id)
-            .limit(limit)
-        ):
-            if next_attempt_at > now or (claimed_until is not None and claimed_until >= now):
-                break
-            ids.append(item_id)
-        if not ids:
-            return []
         token = f"{self.worker_id}:{uuid.uuid4().hex[:8]}"
-        items = OutboxItem.__table__
-        # A Core UPDATE with RETURNING, cheaper than the ORM's. The items are rebuilt from its rows,
-        # detached from the session: the sender only reads them and writes through its own statements.
-        claimed = session.execute(
-            update(items)
-            .where(items.c.id.in_(ids), items.c.status == PENDING,
-                   items.c.claimed_until.is_(None) | (items.c.claimed_until < now))
-            .values(claimed_by=token, claimed_until=now + timedelta(seconds=CLAIM_SECONDS))
-            .returning(*items.c)
-        ).mappings().all()
-        by_id = {row["id"]: OutboxItem(**row) for row in claimed}
-        # Another sender may have claimed one of them since the SELECT; deliver only up to that gap.
-        leading: list[OutboxItem] = []
-        for item_id in ids:
-            if item_id not in by_id:
-                break
-            leading.append(by_id.pop(item_id))
-        if by_id:
+        # The items are rebuilt from the rows RETURNING gives, detached from the session: the sender
+        # only reads them and writes through its own statements.
+        claimed = session.execute(_CLAIM_LEAD_ITEMS, {
+            "of_lead": lead_id, "now": now, "token": token, "until": now + timedelta(seconds=CLAIM_SECONDS),
+        }).mappings().all()
+        leading = sorted((OutboxItem(**row) for row in claimed), key=lambda item: item.id)
+        if len(leading) > limit:
+            items = OutboxItem.__table__
             session.execute(
-                update(OutboxItem).where(OutboxItem.id.in_(list(by_id))).values(claimed_by=None, claimed_until=None)
-                .execution_options(synchronize_session=False)
+                update(items).where(items.c.id.in_([item.id for item in leading[limit:]]))
+                .values(claimed_by=None, claimed_until=None)
             )
+            leading = leading[:limit]
         return leading
 
     def deliver_claimed(self, items: list[OutboxItem]) -> DeliveryReport:
@@ -487,19 +477,10 @@ class OutboxSender:
     def _mark_sent(self, item: OutboxItem, data: dict[str, Any], now: datetime) -> None:
         channel = data.get("channel")
         ts = data.get("ts") or data.get("message_ts")
-        items, leads = OutboxItem.__table__, Lead.__table__
         with self.db.transaction() as session:
-            session.execute(
-                update(items)
-                .where(items.c.id == item.id)
-                .values(status=SENT, sent_at=now, attempts=items.c.attempts + 1, result_channel=channel,
-                        result_ts=ts, claimed_by=None, claimed_until=None, last_error=None, send_started_at=None)
-            )
+            session.execute(_MARK_SENT, {"item": item.id, "now": now, "channel": channel, "ts": ts})
             if item.kind == "card" and item.lead_id is not None and channel and ts:
-                session.execute(
-                    update(leads).where(leads.c.id == item.lead_id)
-                    .values(card_channel=channel, card_ts=ts, card_delivered_at=now)
-                )
+                session.execute(_STORE_CARD, {"lead": item.lead_id, "now": now, "channel": channel, "ts": ts})
         log.info("outbox.sent id=%s kind=%s method=%s lead=%s", item.id, item.kind, item.method, item.lead_id)
 
     def _handle_error(self, item: OutboxItem, error: SlackApiError, now: datetime, channel: str | None = None, *,
@@ -637,6 +618,41 @@ def _searched_after_crash(item: OutboxItem) -> bool:
     return item.method == "chat.postMessage" or item.kind == CHART_KIND
 
 
+def _claim_lead_items_statement() -> Any:
+    items = OutboxItem.__table__
+    earlier = items.alias("earlier")
+    held_back = exists().where(
+        earlier.c.lead_id == bindparam("of_lead"), earlier.c.status == PENDING, earlier.c.id < items.c.id,
+        (earlier.c.next_attempt_at > bindparam("now")) | (earlier.c.claimed_until >= bindparam("now")),
+    )
+    return (
+        update(items)
+        .where(items.c.lead_id == bindparam("of_lead"), items.c.status == PENDING,
+               items.c.next_attempt_at <= bindparam("now"),
+               items.c.claimed_until.is_(None) | (items.c.claimed_until < bindparam("now")), ~held_back)
+        .values(claimed_by=bindparam("token"), claimed_until=bindparam("until"))
+        .returning(*items.c)
+    )
+
+
+# Statements of every click, built once: building a statement costs more than SQLite takes to
+# run it, and a statement object that is used again keeps its cache key (see bot.transitions).
+_CLAIM_LEAD_ITEMS = _claim_lead_items_statement()
+_MARK_SENT = (
+    update(OutboxItem.__table__)
+    .where(OutboxItem.__table__.c.id == bindparam("item"))
+    .values(status=SENT, sent_at=bindparam("now"), attempts=OutboxItem.__table__.c.attempts + 1,
+            result_channel=bindparam("channel"), result_ts=bindparam("ts"), claimed_by=None, claimed_until=None,
+            last_error=None, send_started_at=None)
+)
+_STORE_CARD = (
+    update(Lead.__table__)
+    .where(Lead.__table__.c.id == bindparam("lead"))
+    .values(card_channel=bindparam("channel"), card_ts=bindparam("ts"), card_delivered_at=bindparam("now"))
+)
+_OUTBOX_INSERT = insert(OutboxItem.__table__)
+
+
 def delivery_metadata(key: str) -> dict[str, Any]:
     """Return the message metadata that ties a posted message to its outbox item."""
     return {"event_type": METADATA_EVENT_TYPE, "event_payload": {"outbox_key": key}}
@@ -691,12 +707,8 @@ def enqueue_home_refresh(session: Session, user_ids: list[str], now: datetime) -
     users = list(dict.fromkeys(user_ids))
     if not users:
         return
-    waiting = set(session.scalars(
-        select(OutboxItem.dedupe_key).where(
-            OutboxItem.kind == "home", OutboxItem.status == PENDING,
-            or_(*(OutboxItem.dedupe_key.like(f"home:{user_id}:%") for user_id in users)),
-        )
-    ))
+    waiting = set(session.scalars(_waiting_homes_statement(len(users)),
+                                  {f"prefix_{index}": f"home:{user_id}:%" for index, user_id in enumerate(users)}))
     rows = []
     for user_id in users:
         if any(key.startswith(f"home:{user_id}:") for key in waiting):
@@ -705,7 +717,17 @@ def enqueue_home_refresh(session: Session, user_ids: list[str], now: datetime) -
                      "method": "views.publish", "payload": {"user_id": user_id, "home": True}, "status": PENDING,
                      "attempts": 0, "next_attempt_at": now, "created_at": now, "paced_channel": None})
     if rows:
-        session.execute(insert(OutboxItem.__table__), rows)
+        session.execute(_OUTBOX_INSERT, rows)
+
+
+@functools.lru_cache(maxsize=8)
+def _waiting_homes_statement(users: int) -> Any:
+    """Build the query for the keys of pending Home tab updates that match one of `users` key prefixes."""
+    items = OutboxItem.__table__
+    return select(items.c.dedupe_key).where(
+        items.c.kind == "home", items.c.status == PENDING,
+        or_(*(items.c.dedupe_key.like(bindparam(f"prefix_{index}")) for index in range(users))),
+    )
 
 
 def home_refresh_waiting(session: Session, user_id: str) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from bot.config import HandoffConfig
@@ -15,7 +15,8 @@ from storage.models import UserSetting, WorkspaceSetting
 def user_language(session: Session, config: HandoffConfig, default: str, user_id: str | None, team_id: str | None = None) -> str:
     """Return the user's own choice, else the configured person's, else the workspace's, else `default`."""
     if user_id:
-        chosen = session.scalar(select(UserSetting.language).where(UserSetting.slack_user_id == user_id))
+        session.flush()  # a Core query does not autoflush, and the setting may have just changed
+        chosen = session.scalar(_USER_LANGUAGE, {"user": user_id})
         if chosen:
             return chosen
         person = config.person_by_slack_id(user_id)
@@ -26,6 +27,11 @@ def user_language(session: Session, config: HandoffConfig, default: str, user_id
         if workspace:
             return workspace
     return default
+
+
+# Built once, because every click reads it and building a statement costs more than running it.
+_USER_SETTINGS = UserSetting.__table__
+_USER_LANGUAGE = select(_USER_SETTINGS.c.language).where(_USER_SETTINGS.c.slack_user_id == bindparam("user"))
 
 
 def set_user_language(session: Session, user_id: str, language: str, now: datetime) -> None:

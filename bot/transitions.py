@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import Update, bindparam, insert, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -54,23 +55,33 @@ def move(
     session.flush()
     values = {"stage": to_stage.value, "version": lead.version + 1, "updated_at": now,
               **_first_outcome_times(lead, to_stage, reason, now), **fields}
-    # A Core UPDATE of the table: the ORM's bulk UPDATE would cost more than the rest of a click's statements.
-    leads = Lead.__table__
-    result = session.execute(
-        update(leads).where(leads.c.id == lead.id, leads.c.version == lead.version).values(**values)
-    )
+    result = session.execute(_guarded_update(tuple(values)),
+                             {**values, "lead_id": lead.id, "read_version": lead.version})
     if result.rowcount != 1:
         raise StaleLead(f"lead {lead.id} changed since version {lead.version}")
     # The row now has these values, so record them on the object without marking it dirty.
     for name, value in values.items():
         set_committed_value(lead, name, value)
-    session.add(
-        LeadTransition(
-            lead_id=lead.id, at=now, actor=actor, from_stage=from_stage.value, to_stage=to_stage.value,
-            reason=reason, details=details or {},
-        )
+    session.execute(_TRANSITION_INSERT, {
+        "lead_id": lead.id, "at": now, "actor": actor, "from_stage": from_stage.value, "to_stage": to_stage.value,
+        "reason": reason, "details": details or {},
+    })
+
+
+# Core statements built once: building a statement costs more than SQLite takes to run it, and a
+# statement object that is used again keeps its cache key, so SQLAlchemy compiles it once.
+_LEADS = Lead.__table__
+_TRANSITION_INSERT = insert(LeadTransition.__table__)
+
+
+@functools.lru_cache(maxsize=64)
+def _guarded_update(columns: tuple[str, ...]) -> Update:
+    """Build the UPDATE of `columns` that matches the lead's id and the version the caller read."""
+    return (
+        update(_LEADS)
+        .where(_LEADS.c.id == bindparam("lead_id"), _LEADS.c.version == bindparam("read_version"))
+        .values({name: bindparam(name) for name in columns})
     )
-    session.flush()
 
 
 def _first_outcome_times(lead: Lead, to_stage: Stage, reason: str, now: datetime) -> dict[str, datetime]:

@@ -32,6 +32,8 @@ CLOSING_DAY_NAME = "Company closing day"
 # days without working time, so that a config whose closing days and holidays cover
 # every working weekday raises NoWorkingTimeError instead of looping forever.
 MAX_DAYS_WITHOUT_WORKING_TIME = 3 * 366
+# Days whose working intervals a calendar keeps; about ten years of dates.
+INTERVAL_CACHE_DAYS = 4096
 
 _MINUTES_PER_DAY = 24 * 60
 _INTERVAL_PATTERN = re.compile(r"\s*(\d{2}):(\d{2})\s*-\s*(\d{2}):(\d{2})\s*")
@@ -331,6 +333,7 @@ class BusinessCalendar:
             else _holiday_catalog(config.holiday_country, config.holiday_subdivision)
         )
         self._days_off_by_year: dict[int, dict[date, str]] = {}
+        self._intervals_by_day: dict[date, tuple[tuple[datetime, datetime], ...]] = {}
 
     # Days off
 
@@ -412,6 +415,16 @@ class BusinessCalendar:
         The list is empty on days off and on weekdays without working hours.
         """
         _require_date(day)
+        # Every deadline walks the days ahead of it, so the intervals of each day are kept once computed.
+        cached = self._intervals_by_day.get(day)
+        if cached is None:
+            cached = tuple(self._compute_working_intervals(day))
+            if len(self._intervals_by_day) >= INTERVAL_CACHE_DAYS:
+                self._intervals_by_day.clear()
+            self._intervals_by_day[day] = cached
+        return list(cached)
+
+    def _compute_working_intervals(self, day: date) -> list[tuple[datetime, datetime]]:
         if self.is_day_off(day):
             return []
 

@@ -11,7 +11,7 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Update, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot import messages
@@ -157,14 +157,11 @@ def start_sal_clocks(session: Session, rt: Runtime, lead: Lead, *, now: datetime
 
     stop_clocks(session, lead.id, now=now, kinds=(*stop_kinds, *due))
     generations = {kind: generation for kind, generation in session.execute(
-        select(SlaClock.kind, func.max(SlaClock.generation))
-        .where(SlaClock.lead_id == lead.id, SlaClock.kind.in_(list(due)))
-        .group_by(SlaClock.kind)
-    )}
+        _LATEST_GENERATIONS, {"of_lead": lead.id, "kinds": list(due)})}
     rows = [clock_values(rt, lead_id=lead.id, team_id=lead.team_id, rep_email=lead.rep_email, kind=kind, start=now,
                          due=deadline, generation=generations.get(kind, 0) + 1)
             for kind, deadline in due.items()]
-    session.execute(insert(SlaClock.__table__), rows)
+    session.execute(_CLOCK_INSERT, rows)
 
 
 def start_sql_decision_clock(session: Session, rt: Runtime, lead: Lead, *, now: datetime) -> None:
@@ -180,13 +177,32 @@ def stop_clocks(session: Session, lead_id: int, *, now: datetime, kinds: tuple[s
     """Stop the lead's running and paused clocks, or only those of `kinds`; a pause in progress ends with it."""
     from bot.sla.pauses import end_open_pauses
 
-    clocks = SlaClock.__table__
-    conditions = [clocks.c.lead_id == lead_id, clocks.c.status.in_(OPEN_STATUSES)]
-    if kinds is not None:
-        conditions.append(clocks.c.kind.in_(kinds))
     end_open_pauses(session, lead_id, now=now, kinds=kinds)
     # A Core UPDATE, cheaper than the ORM's bulk UPDATE. SlaClock objects loaded in the session keep their old status.
-    session.execute(update(clocks).where(*conditions).values(status=STOPPED, stopped_at=now, next_alert_at=None))
+    if kinds is None:
+        session.execute(_STOP_ALL, {"of_lead": lead_id, "now": now})
+    else:
+        session.execute(_STOP_OF_KINDS, {"of_lead": lead_id, "now": now, "kinds": list(kinds)})
+
+
+def _stop_statement(*, of_kinds: bool) -> Update:
+    clocks = SlaClock.__table__
+    conditions = [clocks.c.lead_id == bindparam("of_lead"), clocks.c.status.in_(OPEN_STATUSES)]
+    if of_kinds:
+        conditions.append(clocks.c.kind.in_(bindparam("kinds", expanding=True)))
+    return update(clocks).where(*conditions).values(status=STOPPED, stopped_at=bindparam("now"), next_alert_at=None)
+
+
+# Statements of every decision, built once: building one costs more than running it (see bot.transitions).
+_STOP_ALL = _stop_statement(of_kinds=False)
+_STOP_OF_KINDS = _stop_statement(of_kinds=True)
+_CLOCKS = SlaClock.__table__
+_LATEST_GENERATIONS = (
+    select(_CLOCKS.c.kind, func.max(_CLOCKS.c.generation))
+    .where(_CLOCKS.c.lead_id == bindparam("of_lead"), _CLOCKS.c.kind.in_(bindparam("kinds", expanding=True)))
+    .group_by(_CLOCKS.c.kind)
+)
+_CLOCK_INSERT = insert(SlaClock.__table__)
 
 
 @dataclass
