@@ -29,12 +29,13 @@ MAX_LEAD_ID = 2_147_483_647
 
 def register(app: App, rt: Runtime, sender: OutboxSender, listener_work: ListenerWork) -> None:
     @app.action(ActionId.ACCEPT.value)
+    @listener_work.after_ack("accept")
     def on_accept(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
-        # Queued before the ack, so that the work is in the pool by the time Slack has its response.
-        listener_work.submit("accept", _handle, rt, sender, client, body, action, accept=True)
         ack()
+        _handle(rt, sender, client, body, action, accept=True)
 
     @app.action(ActionId.REJECT.value)
+    @listener_work.after_ack("reject")
     def on_reject(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         # Choosing a reason opens the rejection modal; the lead changes when it is submitted.
         ack()

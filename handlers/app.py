@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -18,9 +17,6 @@ from handlers.listener_work import ListenerWork
 log = logging.getLogger(__name__)
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
-# Bolt's executor runs each listener until its ack(); with the work moved to ListenerWork these are
-# short, and one thread per gunicorn request thread (8) and some spare keep acks from queueing.
-ACK_THREADS = 16
 # Threads that run decisions and other listener work, per process. A burst of clicks waits
 # here instead of in the HTTP response. More threads compete with the request threads for the
 # GIL: with 4, the responses to 50 simultaneous clicks took about twice as long as with 1 or 2
@@ -80,17 +76,19 @@ def build_app(rt: Runtime, client: WebClient | None = None, *, verify_token: boo
         signing_secret=rt.settings.slack_signing_secret.get_secret_value(),
         token_verification_enabled=verify_token,
         logger=BOLT_LOGGER,
-        listener_executor=ThreadPoolExecutor(max_workers=ACK_THREADS, thread_name_prefix="bolt-listener"),
+        # Listeners run in the request thread and respond as soon as they return. Their work goes to
+        # ListenerWork, so the response waits neither for it nor for Bolt's 10 ms poll of ack().
+        process_before_response=True,
     )
     app.listener_work = ListenerWork(WORK_THREADS)
     load_slack_timezones(rt, client)
     sender = OutboxSender(rt.db, client, rt.clock, runtime=rt)
-    events.register(app, rt)
+    events.register(app, rt, app.listener_work)
     actions.register(app, rt, sender, app.listener_work)
-    sales.register(app, rt, sender)
-    contests.register(app, rt, sender)
-    sla.register(app, rt, sender)
-    commands.register(app, rt)
+    sales.register(app, rt, sender, app.listener_work)
+    contests.register(app, rt, sender, app.listener_work)
+    sla.register(app, rt, sender, app.listener_work)
+    commands.register(app, rt, app.listener_work)
 
     @app.error
     def on_error(error: Exception) -> None:

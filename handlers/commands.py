@@ -15,14 +15,16 @@ from bot.preferences import set_user_language, user_language
 from bot.runtime import Runtime
 from bot.sla_report import sla_report
 from handlers.payloads import CommandPayload
+from handlers.listener_work import ListenerWork
 
 log = logging.getLogger(__name__)
 
 LANGUAGE_WORDS = {"taal", "language", "lang"}
 
 
-def register(app: App, rt: Runtime) -> None:
+def register(app: App, rt: Runtime, listener_work: ListenerWork) -> None:
     @app.command("/funnel")
+    @listener_work.after_ack("funnel")
     def on_funnel(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
         ack()
         payload = CommandPayload.model_validate(command)
@@ -31,6 +33,7 @@ def register(app: App, rt: Runtime) -> None:
         log.info("command.funnel user=%s channel=%s ok=%s", payload.user_id, payload.channel_id, visible)
 
     @app.command("/lead")
+    @listener_work.after_ack("lead")
     def on_lead(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
         ack()
         payload = CommandPayload.model_validate(command)
@@ -40,6 +43,7 @@ def register(app: App, rt: Runtime) -> None:
         log.info("command.lead user=%s found=%s", payload.user_id, bool(message.blocks))
 
     @app.command("/sla")
+    @listener_work.after_ack("sla")
     def on_sla(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
         ack()
         payload = CommandPayload.model_validate(command)
@@ -48,6 +52,7 @@ def register(app: App, rt: Runtime) -> None:
         log.info("command.sla user=%s", payload.user_id)
 
     @app.command("/handoff")
+    @listener_work.after_ack("handoff")
     def on_handoff(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
         ack()
         payload = CommandPayload.model_validate(command)

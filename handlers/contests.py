@@ -22,6 +22,7 @@ from bot.preferences import set_user_language, user_language
 from bot.runtime import Runtime
 from bot.sla.clocks import acknowledge
 from handlers.sales import _tell
+from handlers.listener_work import ListenerWork
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +38,13 @@ def contest_modal(rejection_id: int, language: str) -> dict[str, Any]:
     ).to_dict()
 
 
-def register(app: App, rt: Runtime, sender: OutboxSender) -> None:
+def register(app: App, rt: Runtime, sender: OutboxSender, listener_work: ListenerWork) -> None:
     def deliver(result: ContestResult) -> None:
         if result.status == "done":
             sender.deliver_due(limit=20)
 
     @app.action(ActionId.CONTEST.value)
+    @listener_work.after_ack("contest")
     def on_contest(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
         rejection_id = database_id(str(action.get("value") or ""))
@@ -70,7 +72,8 @@ def register(app: App, rt: Runtime, sender: OutboxSender) -> None:
             ack()
         else:
             ack(response_action="errors", errors={"comment": result.message or "?"})
-        deliver(result)
+        # The response goes to Slack when this listener returns, so Slack calls wait for the pool.
+        listener_work.submit("deliver", deliver, result)
 
     def rule(body: dict[str, Any], action: dict[str, Any], client: WebClient, overturn: bool) -> None:
         contest_id = database_id(str(action.get("value") or ""))
@@ -86,16 +89,19 @@ def register(app: App, rt: Runtime, sender: OutboxSender) -> None:
             sender.deliver_due(limit=20)
 
     @app.action(ActionId.UPHOLD.value)
+    @listener_work.after_ack("uphold")
     def on_uphold(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
         rule(body, action, client, overturn=False)
 
     @app.action(ActionId.OVERTURN.value)
+    @listener_work.after_ack("overturn")
     def on_overturn(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
         rule(body, action, client, overturn=True)
 
     @app.action(ActionId.ACKNOWLEDGE.value)
+    @listener_work.after_ack("acknowledge")
     def on_acknowledge(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
         clock_id = database_id(str(action.get("value") or ""))
@@ -111,6 +117,7 @@ def register(app: App, rt: Runtime, sender: OutboxSender) -> None:
         _tell(client, body, t(language, texts[result.status], user=f"<@{result.by}>" if result.by else ""))
 
     @app.action(ActionId.LANGUAGE.value)
+    @listener_work.after_ack("language")
     def on_language(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
         choice = str((action.get("selected_option") or {}).get("value") or "")

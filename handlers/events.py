@@ -12,10 +12,11 @@ from slack_sdk.errors import SlackApiError
 from bot.events import first_delivery
 from bot.home import home_view
 from bot.runtime import Runtime
+from handlers.listener_work import ListenerWork
 
 log = logging.getLogger(__name__)
 
-def register(app: App, rt: Runtime) -> None:
+def register(app: App, rt: Runtime, listener_work: ListenerWork) -> None:
     @app.middleware
     def skip_repeated_events(body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse:  # noqa: A002
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
@@ -25,6 +26,7 @@ def register(app: App, rt: Runtime) -> None:
         return next()
 
     @app.event("app_home_opened")
+    @listener_work.after_ack("home_opened")
     def on_home_opened(event: dict[str, Any], client: WebClient) -> None:
         if event.get("tab") != "home":
             return

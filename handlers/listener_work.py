@@ -1,23 +1,28 @@
 """A thread pool of its own for the work that listeners do besides ack().
 
-Bolt runs each listener in its listener executor and holds the HTTP response until the listener
-calls ack(). When a burst of clicks fills that executor with decisions, the ack() of the next
-click waits in its queue, and Slack waits for the response. Listeners therefore hand their work
-to this pool and ack(), so that Bolt's executor only ever runs short functions.
+The Bolt app runs with process_before_response, so each listener runs in the HTTP request
+thread and Slack gets its response when the listener returns. Listeners hand their work to this
+pool and return, so the response never waits for a decision or a call to Slack, however many
+clicks arrive at once; the burst waits here instead. (Without process_before_response, Bolt
+holds the response until ack() and checks for it every 10 ms, and a burst of listeners fills
+its five listener threads, so the next click's ack() waits in their queue.)
 
-NOTE: work waiting here is in memory only, as it was in Bolt's executor. A process that dies
-before a decision commits loses that click, and the rep clicks again.
+NOTE: work waiting here is in memory only. A process that dies before a decision commits loses
+that click, and the rep clicks again.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from typing import Any
+from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
+
+Listener = TypeVar("Listener", bound=Callable[..., Any])
 
 
 class ListenerWork:
@@ -36,6 +41,31 @@ class ListenerWork:
         future.add_done_callback(lambda done: self._finished(name, done))
         return future
 
+    def after_ack(self, name: str) -> Callable[[Listener], Listener]:
+        """Decorate a Bolt listener so that it acks at once and its body runs on this pool.
+
+        The body gets an `ack` that does nothing, because the response has gone by the time it
+        runs. Bolt reads the body's parameter names through functools.wraps and passes them
+        as keyword arguments, so the body keeps asking for what it needs (body, action, client ...).
+        A listener whose ack depends on its work, such as a modal submission that can return
+        field errors, must not use this.
+        """
+
+        def decorate(listener: Listener) -> Listener:
+            @functools.wraps(listener)
+            def run(**kwargs: Any) -> None:
+                ack = kwargs.get("ack")
+                if ack is not None:
+                    kwargs["ack"] = _acked_already
+                # Queued before the ack, so that the work is in the pool by the time Slack has its response.
+                self.submit(name, listener, **kwargs)
+                if ack is not None:
+                    ack()
+
+            return run  # type: ignore[return-value]
+
+        return decorate
+
     def _finished(self, name: str, future: Future[Any]) -> None:
         with self._lock:
             self._pending.discard(future)
@@ -53,3 +83,7 @@ class ListenerWork:
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True)
+
+
+def _acked_already(*_args: Any, **_kwargs: Any) -> None:
+    """Stand in for Bolt's ack() in work that runs after the listener has acked."""

@@ -29,6 +29,7 @@ from bot.outbox import OutboxSender
 from bot.preferences import user_language
 from bot.runtime import Runtime
 from storage.models import Lead
+from handlers.listener_work import ListenerWork
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +183,7 @@ def _block_ids(view: dict[str, Any]) -> set[str]:
     return {block.get("block_id") for block in view.get("blocks") or [] if isinstance(block, dict)}
 
 
-def register(app: App, rt: Runtime, sender: OutboxSender) -> None:
+def register(app: App, rt: Runtime, sender: OutboxSender, listener_work: ListenerWork) -> None:
     def deliver(result: sales.ActionResult) -> None:
         if result.done:
             sender.deliver_lead(result.lead_id)
@@ -207,6 +208,7 @@ def register(app: App, rt: Runtime, sender: OutboxSender) -> None:
     # Buttons that open a modal ---------------------------------------------------------------
 
     @app.action(ActionId.LOG_CONTACT.value)
+    @listener_work.after_ack("log_contact")
     def on_log_contact(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
         if (ref := _reference(action)) is not None:
@@ -214,6 +216,7 @@ def register(app: App, rt: Runtime, sender: OutboxSender) -> None:
                         lambda session, lead, meta, language: modals.contact_modal(meta, lead.company, language))
 
     @app.action(ActionId.COMPLETE_DISCOVERY.value)
+    @listener_work.after_ack("complete_discovery")
     def on_complete_discovery(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
         if (ref := _reference(action)) is not None:
@@ -221,6 +224,7 @@ def register(app: App, rt: Runtime, sender: OutboxSender) -> None:
                 meta, lead.company, rt.config.methodology(lead.team_id), lead.opportunity_ref, language))
 
     @app.action(ActionId.RETURN_TO_NURTURE.value)
+    @listener_work.after_ack("return_to_nurture")
     def on_return_to_nurture(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
         if (ref := _reference(action)) is None:
@@ -235,6 +239,7 @@ def register(app: App, rt: Runtime, sender: OutboxSender) -> None:
         _open_modal(rt, client, body, ref, {Stage.SAL, Stage.SQL}, build)
 
     @app.action(ActionId.MARK_OPPORTUNITY.value)
+    @listener_work.after_ack("mark_opportunity")
     def on_mark_opportunity(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
         if (ref := _reference(action)) is not None:
@@ -244,6 +249,7 @@ def register(app: App, rt: Runtime, sender: OutboxSender) -> None:
     # Actions that change the lead at once ----------------------------------------------------
 
     @app.action(ActionId.DISCOVERY_DATE.value)
+    @listener_work.after_ack("discovery_date")
     def on_discovery_date(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
         day = SubmittedValues({"state": {"values": {"d": {"d": action}}}}).date("d")
@@ -255,6 +261,7 @@ def register(app: App, rt: Runtime, sender: OutboxSender) -> None:
             session, rt, lead_id=ref, user_id=user, day=day))
 
     @app.action(ActionId.WON.value)
+    @listener_work.after_ack("won")
     def on_won(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
         if (ref := _reference(action)) is not None:
@@ -262,6 +269,7 @@ def register(app: App, rt: Runtime, sender: OutboxSender) -> None:
                 session, rt, lead_id=ref.lead, user_id=user, won=True))
 
     @app.action(ActionId.LOST.value)
+    @listener_work.after_ack("lost")
     def on_lost(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
         if (ref := _reference(action)) is not None:
@@ -269,6 +277,7 @@ def register(app: App, rt: Runtime, sender: OutboxSender) -> None:
                 session, rt, lead_id=ref.lead, user_id=user, won=False))
 
     @app.action(ActionId.REASSIGN.value)
+    @listener_work.after_ack("reassign")
     def on_reassign(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
         raw = str((action.get("selected_option") or {}).get("value") or "")
@@ -290,7 +299,8 @@ def register(app: App, rt: Runtime, sender: OutboxSender) -> None:
             ack()  # a modal that was not ours: close it, change nothing
             return
         _answer_submission(ack, result, "note")
-        deliver(result)
+        # The response goes to Slack when this listener returns, so Slack calls wait for the pool.
+        listener_work.submit("deliver", deliver, result)
 
     @app.view(CallbackId.CONTACT.value)
     def on_contact_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -304,7 +314,8 @@ def register(app: App, rt: Runtime, sender: OutboxSender) -> None:
             result = sales.log_contact(session, rt, lead_id=meta.lead, user_id=body["user"]["id"], channel=channel,
                                        note=values.text("note") or None, request_key=f"view:{view.get('id')}")
         _answer_submission(ack, result, "note")
-        deliver(result)
+        # The response goes to Slack when this listener returns, so Slack calls wait for the pool.
+        listener_work.submit("deliver", deliver, result)
 
     @app.view(CallbackId.DISCOVERY.value)
     def on_discovery_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -323,7 +334,8 @@ def register(app: App, rt: Runtime, sender: OutboxSender) -> None:
                 next_steps=values.text("next_steps"), opportunity_ref=values.text("opportunity_ref"))
             result = sales.complete_discovery(session, rt, lead_id=meta.lead, user_id=body["user"]["id"], answers=answers)
         _answer_submission(ack, result, "next_steps")
-        deliver(result)
+        # The response goes to Slack when this listener returns, so Slack calls wait for the pool.
+        listener_work.submit("deliver", deliver, result)
 
     @app.view(CallbackId.NURTURE.value)
     def on_nurture_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -343,7 +355,8 @@ def register(app: App, rt: Runtime, sender: OutboxSender) -> None:
                                                  reason=values.text("nurture_reason"), until=until,
                                                  notes=values.text("notes"))
         _answer_submission(ack, result, "nurture_reason")
-        deliver(result)
+        # The response goes to Slack when this listener returns, so Slack calls wait for the pool.
+        listener_work.submit("deliver", deliver, result)
 
     @app.view(CallbackId.OPPORTUNITY.value)
     def on_opportunity_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -356,7 +369,8 @@ def register(app: App, rt: Runtime, sender: OutboxSender) -> None:
             result = sales.mark_opportunity(session, rt, lead_id=meta.lead, user_id=body["user"]["id"],
                                             reference=values.text("opportunity_ref"))
         _answer_submission(ack, result, "opportunity_ref")
-        deliver(result)
+        # The response goes to Slack when this listener returns, so Slack calls wait for the pool.
+        listener_work.submit("deliver", deliver, result)
 
     def _lead_from_card(body: dict[str, Any]) -> int | None:
         """Find the lead of a card action without a value of its own (the date picker) by the card's ts."""

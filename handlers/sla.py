@@ -23,6 +23,7 @@ from bot.sla.documentation import record_nurture_notes
 from bot.sla.pauses import SNOOZE_CHOICES, ControlResult, StaleClock, pause, resume, snooze
 from handlers.sales import _tell
 from storage.models import Lead, SlaClock
+from handlers.listener_work import ListenerWork
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ def _refusal(rt: Runtime, result: ControlResult, language: str) -> str:
     return t(language, texts.get(result.status, "sla.control.not_running"))
 
 
-def register(app: App, rt: Runtime, sender: OutboxSender) -> None:
+def register(app: App, rt: Runtime, sender: OutboxSender, listener_work: ListenerWork) -> None:
     def language_of(session: Session, user_id: str) -> str:
         return user_language(session, rt.config, rt.settings.default_language, user_id)
 
@@ -54,6 +55,7 @@ def register(app: App, rt: Runtime, sender: OutboxSender) -> None:
         return rt.timezone_of(rt.config.person_by_slack_id(user_id))
 
     @app.action(ActionId.SNOOZE.value)
+    @listener_work.after_ack("snooze")
     def on_snooze(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
         raw = str((action.get("selected_option") or {}).get("value") or "")
@@ -87,6 +89,7 @@ def register(app: App, rt: Runtime, sender: OutboxSender) -> None:
             _tell(client, body, _refusal(rt, result, language))
 
     @app.action(ActionId.PAUSE.value)
+    @listener_work.after_ack("pause")
     def on_pause(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
         clock_id = database_id(str(action.get("value") or ""))
@@ -134,10 +137,12 @@ def register(app: App, rt: Runtime, sender: OutboxSender) -> None:
                     kind="notice", method="chat.postMessage", payload={"channel": user_id, **notice.to_payload()},
                     now=rt.clock.now(), lead_id=result.clock.lead_id)
             lead_id = result.clock.lead_id
+        # The response goes to Slack when this listener returns, so Slack calls wait for the pool.
+        listener_work.submit("deliver", sender.deliver_lead, lead_id)
         ack()
-        sender.deliver_lead(lead_id)
 
     @app.action(ActionId.RESUME.value)
+    @listener_work.after_ack("resume")
     def on_resume(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
         clock_id = database_id(str(action.get("value") or ""))
@@ -162,6 +167,7 @@ def register(app: App, rt: Runtime, sender: OutboxSender) -> None:
         _tell(client, body, text)
 
     @app.action(ActionId.NURTURE_NOTES.value)
+    @listener_work.after_ack("nurture_notes")
     def on_nurture_notes(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
         lead_id = database_id(str(action.get("value") or ""))

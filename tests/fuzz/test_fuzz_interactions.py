@@ -8,11 +8,9 @@ Block Kit shows up as a failed call.
 
 from __future__ import annotations
 
-import concurrent.futures
 import json
 import logging
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
@@ -137,29 +135,15 @@ def mutate(payload: dict[str, Any], change: str, junk: Any) -> None:
         payload["type"] = "view_submission"
 
 
-class TrackingExecutor(concurrent.futures.ThreadPoolExecutor):
-    """A thread pool that can wait until every listener it was given has finished."""
+class ListenerWaiter:
+    """Waits until the work that the app's listeners handed to its listener work pool has finished."""
 
     def __init__(self) -> None:
-        super().__init__(max_workers=4, thread_name_prefix="fuzz-listener")
         self.listener_work: ListenerWork | None = None
-        self._futures: list[concurrent.futures.Future[Any]] = []
-        self._lock = threading.Lock()
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
-        future = super().submit(fn, *args, **kwargs)
-        with self._lock:
-            self._futures.append(future)
-        return future
 
     def wait_idle(self, timeout: float = 10.0) -> None:
-        with self._lock:
-            futures, self._futures = self._futures, []
-        _, pending = concurrent.futures.wait(futures, timeout=timeout)
-        assert not pending, f"{len(pending)} listeners still running after {timeout} s"
-        # The listeners hand their work to the app's listener work pool before they finish.
-        if self.listener_work is not None:
-            assert self.listener_work.wait_idle(timeout), f"listener work still running after {timeout} s"
+        assert self.listener_work is not None, "the harness fixture sets listener_work"
+        assert self.listener_work.wait_idle(timeout), f"listener work still running after {timeout} s"
 
 
 class LogCollector(logging.Handler):
@@ -187,19 +171,15 @@ def slack() -> Iterator[SlackStandin]:
 
 
 @pytest.fixture
-def executor() -> Iterator[TrackingExecutor]:
-    pool = TrackingExecutor()
-    yield pool
-    pool.shutdown(wait=True)
+def executor() -> ListenerWaiter:
+    return ListenerWaiter()
 
 
 @pytest.fixture
-def harness(runtime: Runtime, slack: SlackStandin, executor: TrackingExecutor) -> Harness:
+def harness(runtime: Runtime, slack: SlackStandin, executor: ListenerWaiter) -> Harness:
     runtime.settings.slack_api_url = slack.base_url
     harness = Harness(runtime, slack)
-    # NOTE: Bolt (slack_bolt 1.30) has no public way to wait for listeners that run after ack(),
-    # so the test swaps the executor of its listener runner for one that it can wait on.
-    harness.web.bolt._listener_runner.listener_executor = executor
+    # The listeners run in the request thread and hand their work to this pool before they return.
     executor.listener_work = harness.web.bolt.listener_work
     return harness
 
@@ -282,7 +262,7 @@ def failed_slack_calls(slack: SlackStandin) -> list[tuple[str, Any, Any]]:
     return failed
 
 
-def post_action(harness: Harness, executor: TrackingExecutor, payload: dict[str, Any]) -> Reply:
+def post_action(harness: Harness, executor: ListenerWaiter, payload: dict[str, Any]) -> Reply:
     reply = harness.slack_post(urlencode({"payload": json.dumps(payload)}))
     executor.wait_idle()
     return reply
@@ -297,7 +277,7 @@ FUZZ = settings(max_examples=70, deadline=None,
 @FUZZ
 @given(data=st.data())
 def test_block_actions_change_only_valid_decisions(
-    harness: Harness, slack: SlackStandin, executor: TrackingExecutor, collected_logs: LogCollector, data: st.DataObject
+    harness: Harness, slack: SlackStandin, executor: ListenerWaiter, collected_logs: LogCollector, data: st.DataObject
 ) -> None:
     lead_id = harness.add_lead(len(lead_states(harness)) + 1, owner_email="sanne.devries@handoff-demo.nl")
     before = lead_states(harness)
@@ -370,7 +350,7 @@ FUNNEL_TEXTS = st.one_of(
 @FUZZ
 @given(text=FUNNEL_TEXTS, user=st.sampled_from([EVA, SANNE, "U0NOBODY01"]))
 def test_funnel_answers_every_text(
-    harness: Harness, slack: SlackStandin, executor: TrackingExecutor, collected_logs: LogCollector, text: str, user: str
+    harness: Harness, slack: SlackStandin, executor: ListenerWaiter, collected_logs: LogCollector, text: str, user: str
 ) -> None:
     collected_logs.records.clear()
     responses_before = len(slack.calls("response_url"))
@@ -400,7 +380,7 @@ def accept_payload(harness: Harness, lead_id: int, user: str = SANNE, **changes:
 
 
 def test_accept_with_team_as_text_is_decided(
-    harness: Harness, executor: TrackingExecutor, collected_logs: LogCollector
+    harness: Harness, executor: ListenerWaiter, collected_logs: LogCollector
 ) -> None:
     lead_id = harness.add_lead(1, owner_email="sanne.devries@handoff-demo.nl")
 
@@ -412,7 +392,7 @@ def test_accept_with_team_as_text_is_decided(
 
 
 def test_reject_select_without_user_is_ignored(
-    harness: Harness, executor: TrackingExecutor, collected_logs: LogCollector
+    harness: Harness, executor: ListenerWaiter, collected_logs: LogCollector
 ) -> None:
     lead_id = harness.add_lead(1, owner_email="sanne.devries@handoff-demo.nl")
     payload = accept_payload(harness, lead_id)
@@ -428,7 +408,7 @@ def test_reject_select_without_user_is_ignored(
 
 @pytest.mark.parametrize("action_id", [ActionId.ACCEPT.value, ActionId.REJECT.value])
 def test_lead_id_beyond_integer_is_not_found(
-    harness: Harness, slack: SlackStandin, executor: TrackingExecutor, collected_logs: LogCollector, action_id: str
+    harness: Harness, slack: SlackStandin, executor: ListenerWaiter, collected_logs: LogCollector, action_id: str
 ) -> None:
     lead_id = harness.add_lead(1, owner_email="sanne.devries@handoff-demo.nl")
     value = json.dumps({"lead": 10**20, "v": 2}) if action_id == ActionId.ACCEPT.value else f"competitor|{10**20}|2"
@@ -465,7 +445,7 @@ def test_payload_that_is_no_json_object_is_400(harness: Harness, payload: str) -
     [],
     ["text"],
 ])
-def test_actions_without_object_is_400(harness: Harness, executor: TrackingExecutor, actions_value: list[Any]) -> None:
+def test_actions_without_object_is_400(harness: Harness, executor: ListenerWaiter, actions_value: list[Any]) -> None:
     payload = {"type": "block_actions", "user": {"id": SANNE}, "actions": actions_value}
 
     reply = post_action(harness, executor, payload)
@@ -475,7 +455,7 @@ def test_actions_without_object_is_400(harness: Harness, executor: TrackingExecu
 
 @pytest.mark.parametrize("text", ["0001-01-01..0001-01-07", "9999-12-25..9999-12-31"])
 def test_funnel_range_at_calendar_edge_is_answered(
-    harness: Harness, slack: SlackStandin, executor: TrackingExecutor, collected_logs: LogCollector, text: str
+    harness: Harness, slack: SlackStandin, executor: ListenerWaiter, collected_logs: LogCollector, text: str
 ) -> None:
     body = slash_command_body(command="/funnel", text=text, user_id=EVA, channel_id="C0SALES001",
                               response_url=harness.slack.root_url + "response/funnel")

@@ -97,3 +97,20 @@ def test_update_waits_for_older_item(harness: Any, slack: Any) -> None:
     with harness.rt.db.transaction() as session:
         statuses = set(session.scalars(select(OutboxItem.status).where(OutboxItem.lead_id == lead_id)))
     assert statuses == {"sent"}
+
+
+def test_modal_response_before_slow_update(harness: Any, slack: Any) -> None:
+    # A rejection modal's response carries its field errors, so the decision runs first, but
+    # the card update after it must not hold the response while Slack is slow.
+    lead_id = harness.add_lead(owner_email=SANNE_EMAIL)
+    slack.set_latency(1.0, "chat.update")
+
+    started = time.perf_counter()
+    reply = harness.reject(lead_id, SANNE, "incorrect_fit", note="Te klein bedrijf")
+    seconds = time.perf_counter() - started
+
+    assert reply.status == 200
+    assert seconds < 0.8, f"the modal's response took {seconds:.2f} s: it waited for chat.update"
+    assert stages(harness, [lead_id]) != ["mql"]
+    assert harness.web.bolt.listener_work.wait_idle(timeout=10)
+    assert len(slack.calls("chat.update")) == 1
