@@ -7,6 +7,10 @@ repetition: reading, checking, qualifying, routing, clocks and queued cards.
 The floor inserts the same rows into `leads` with one SQLAlchemy Core executemany
 in one transaction. Its rows are parsed beforehand with the csv module (outside
 the timing) and carry the columns the mapping fills, with the same `extra` JSON.
+
+NOTE: the import writes 35,163 rows where the floor writes 9,237: the leads, 15,726
+history rows, 6,798 clocks and 3,402 outbox items, 3,399 of them cards of about 2.4 kB
+of JSON each. So the ratio stays well below 1 even with no Python cost.
 """
 
 from __future__ import annotations

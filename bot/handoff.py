@@ -11,7 +11,7 @@ from types import SimpleNamespace
 from datetime import date, datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import JSON, Table, bindparam, insert, select, tuple_
+from sqlalchemy import JSON, Table, select
 from sqlalchemy.orm import Session
 
 from bot import messages
@@ -22,7 +22,7 @@ from bot.intake.model import LeadInput
 from bot.lifecycle import NEXT_ACTION_STAGE, NextAction, RejectionReason, Stage
 from bot.outbox import PACED_METHODS, PENDING, enqueue, home_refresh_waiting
 from bot.preferences import user_language
-from bot.qualification import evaluate
+from bot.qualification import QualificationMemo, evaluate
 from bot.routing import RoutePlan, RoutingDecision, plan_route, route, take_positions
 from bot.runtime import Runtime
 from bot.sla.clocks import (
@@ -36,6 +36,7 @@ from bot.sla.clocks import (
 )
 from bot.transitions import StaleLead, move, record_creation
 from bot.views import lead_view
+from storage.bulk import insert_rows, pairs_in
 from storage.models import Lead, LeadTransition, OutboxItem, SlaClock
 
 log = logging.getLogger(__name__)
@@ -94,9 +95,10 @@ def ingest_many(session: Session, rt: Runtime, inputs: Sequence[LeadInput], *, a
     """
     if not inputs:
         return []
-    keys = list(dict.fromkeys((data.source, data.external_id) for data in inputs))
+    keys = dict.fromkeys((data.source, data.external_id) for data in inputs)
     existing = {(source, external_id) for source, external_id in session.execute(
-        select(Lead.source, Lead.external_id).where(tuple_(Lead.source, Lead.external_id).in_(keys))
+        select(Lead.source, Lead.external_id).where(pairs_in(Lead.source, Lead.external_id, keys,
+                                                             dialect=session.get_bind().dialect))
     )}
     now = rt.clock.now()
     results: list[IngestResult] = []
@@ -129,16 +131,21 @@ def _insert_new(session: Session, rt: Runtime, inputs: list[LeadInput], *, actor
     config = rt.config
     leads: list[_NewLead] = []
     turns: dict[str, int] = {}
+    qualifications = QualificationMemo(config.criteria, now)
+    # plan_route depends only on the configuration and these three values, which few leads differ in.
+    plans: dict[tuple[str | None, str | None, str | None], RoutePlan] = {}
     for data in inputs:
         values: dict[str, object] = {name: getattr(data, name) for name in LEAD_FIELDS}
         values.update(source=data.source, external_id=data.external_id, source_created_at=data.created_at,
                       stage=Stage.RAW.value, version=1, created_at=now, updated_at=now, team_id=None, rep_email=None,
                       routing=None, mql_at=None, first_mql_at=None, decision_due_at=None)
-        result = evaluate(data, config.criteria, now)
-        values["qualification"] = result.to_json()
+        result, values["qualification"] = qualifications.evaluate(data)
         new = _NewLead(values)
         if result.is_mql:
-            new.plan = plan_route(config, owner_email=data.owner_email, country=data.country, region=data.region)
+            route_key = (data.owner_email, data.country, data.region)
+            if route_key not in plans:
+                plans[route_key] = plan_route(config, owner_email=data.owner_email, country=data.country, region=data.region)
+            new.plan = plans[route_key]
             if new.plan.decision is None:
                 assert new.plan.team_id is not None
                 turns[new.plan.team_id] = turns.get(new.plan.team_id, 0) + 1
@@ -149,6 +156,8 @@ def _insert_new(session: Session, rt: Runtime, inputs: list[LeadInput], *, actor
     # One cursor update per team hands out this batch's round-robin turns in input order.
     positions = {team_id: take_positions(session, team_id, count) for team_id, count in turns.items()}
     decision_due: dict[str, datetime] = {}
+    # Rows share equal JSON values as one object, which the bulk insert serialises once.
+    routings: dict[tuple[str, ...], dict[str, str]] = {}
     for new in leads:
         if new.plan is None:
             continue
@@ -161,24 +170,23 @@ def _insert_new(session: Session, rt: Runtime, inputs: list[LeadInput], *, actor
         team_id = new.decision.team_id
         if team_id not in decision_due:
             decision_due[team_id] = rt.calendar(team_id).add_working_days(now, config.sla.decision_working_days)
+        routing = new.decision.to_json()
+        routing = routings.setdefault(tuple(routing.values()), routing)
         new.values.update(
             stage=Stage.MQL.value, version=2, rep_email=new.decision.rep.email, team_id=team_id,
-            routing=new.decision.to_json(), mql_at=now, first_mql_at=now, decision_due_at=decision_due[team_id],
+            routing=routing, mql_at=now, first_mql_at=now, decision_due_at=decision_due[team_id],
         )
 
     lead_table: Table = Lead.__table__  # type: ignore[assignment]
     # A None routing must be SQL NULL, as when the one-row path leaves the column out, not JSON null.
-    statement = insert(lead_table).values(routing=bindparam("routing", type_=JSON(none_as_null=True)))
-    rows = [new.values for new in leads]
-    if session.get_bind().dialect.name == "sqlite":
-        # SQLite would get one INSERT per row to return the ids in order; an executemany and one look-up cost less.
-        session.execute(statement, rows)
-        keys = [(new.values["source"], new.values["external_id"]) for new in leads]
-        found = {(source, external_id): lead_id for lead_id, source, external_id in session.execute(
-            select(Lead.id, Lead.source, Lead.external_id).where(tuple_(Lead.source, Lead.external_id).in_(keys)))}
-        ids = [found[key] for key in keys]
-    else:
-        ids = list(session.execute(statement.returning(lead_table.c.id, sort_by_parameter_order=True), rows).scalars())
+    insert_rows(session, lead_table, [new.values for new in leads], types={"routing": JSON(none_as_null=True)})
+    # A bulk insert returns no ids (SQLite would need one INSERT per row to return them in
+    # order), so one look-up by the unique (source, external_id) finds them.
+    keys = [(new.values["source"], new.values["external_id"]) for new in leads]
+    found = {(source, external_id): lead_id for lead_id, source, external_id in session.execute(
+        select(Lead.id, Lead.source, Lead.external_id).where(pairs_in(Lead.source, Lead.external_id, keys,
+                                                                      dialect=session.get_bind().dialect)))}
+    ids = [found[key] for key in keys]
 
     transitions: list[dict[str, object]] = []
     clocks: list[dict[str, object]] = []
@@ -186,28 +194,38 @@ def _insert_new(session: Session, rt: Runtime, inputs: list[LeadInput], *, actor
     languages: dict[str, str] = {}
     homes_waiting: set[str] = set()
     contact_due: dict[str, datetime] = {}
+    no_details: dict[str, object] = {}
+    qualified_details: dict[int, dict[str, object]] = {}
+    # clock_values depends on the lead only for its "lead_id", so one set of values per team, rep and
+    # kind serves every lead of the batch, with one alert schedule object to serialise.
+    clock_templates: dict[tuple[str, str, str], dict[str, object]] = {}
     results: list[IngestResult] = []
     for lead_id, new in zip(ids, leads, strict=True):
         new.values["id"] = lead_id
         stage = str(new.values["stage"])
         results.append(IngestResult(lead_id=lead_id, created=True, stage=stage))
         transitions.append({"lead_id": lead_id, "at": now, "actor": actor, "from_stage": None,
-                            "to_stage": Stage.RAW.value, "reason": "created", "details": {}})
+                            "to_stage": Stage.RAW.value, "reason": "created", "details": no_details})
         if stage == Stage.NURTURE.value:
             transitions.append({"lead_id": lead_id, "at": now, "actor": actor, "from_stage": Stage.RAW.value,
-                                "to_stage": stage, "reason": "not_engaged", "details": {}})
+                                "to_stage": stage, "reason": "not_engaged", "details": no_details})
         if new.decision is None:
             continue
         decision = new.decision
-        routing = decision.to_json()
+        routing = new.values["routing"]
+        if id(routing) not in qualified_details:
+            qualified_details[id(routing)] = {"routing": routing}
         transitions.append({"lead_id": lead_id, "at": now, "actor": actor, "from_stage": Stage.RAW.value,
-                            "to_stage": stage, "reason": "qualified", "details": {"routing": routing}})
+                            "to_stage": stage, "reason": "qualified", "details": qualified_details[id(routing)]})
         team_id = decision.team_id
         if team_id not in contact_due:
             contact_due[team_id] = first_contact_due(rt, team_id, now)
         for kind, due in ((FIRST_CONTACT, contact_due[team_id]), (DECISION, decision_due[team_id])):
-            clocks.append(clock_values(rt, lead_id=lead_id, team_id=team_id, rep_email=decision.rep.email, kind=kind,
-                                       start=now, due=due))
+            template_key = (team_id, decision.rep.email, kind)
+            if template_key not in clock_templates:
+                clock_templates[template_key] = clock_values(rt, lead_id=0, team_id=team_id, rep_email=decision.rep.email,
+                                                             kind=kind, start=now, due=due)
+            clocks.append({**clock_templates[template_key], "lead_id": lead_id})
         rep = decision.rep
         if rep.slack_user_id not in languages:
             languages[rep.slack_user_id] = user_language(session, config, rt.settings.default_language, rep.slack_user_id)
@@ -225,8 +243,7 @@ def _insert_new(session: Session, rt: Runtime, inputs: list[LeadInput], *, actor
         log.info("lead.mql lead=%s rep=%s team=%s rule=%s", lead_id, rep.slack_user_id, team_id, decision.rule)
 
     for model, rows in ((LeadTransition, transitions), (SlaClock, clocks), (OutboxItem, outbox)):
-        if rows:
-            session.execute(insert(model.__table__), rows)
+        insert_rows(session, model.__table__, rows)  # type: ignore[arg-type]
     return results
 
 

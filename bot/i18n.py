@@ -5,6 +5,7 @@ from __future__ import annotations
 import string
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -35,6 +36,8 @@ def babel_locale(language: str) -> str:
     return BABEL_LOCALES.get(language, BABEL_LOCALES["nl"])
 
 
+# Cached, because imports format the same few deadlines on thousands of cards.
+@lru_cache(maxsize=4096)
 def format_when(moment: datetime, language: str, timezone: str) -> str:
     """Format an aware datetime as a date with weekday and time, the way `language` writes it."""
     local = moment.astimezone(ZoneInfo(timezone))

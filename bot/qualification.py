@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -233,3 +234,33 @@ def evaluate(lead: LeadFacts, criteria: Criteria, now: datetime) -> Qualificatio
     engaged, engagement_results = _engagement_results(lead, criteria.engagement, now)
     fit = all(result.passed for result in fit_results)
     return Qualification(fit=fit, engaged=engaged, results=fit_results + engagement_results)
+
+
+# The attributes that `evaluate` reads, so a lead's qualification depends on these values only.
+FACT_NAMES: tuple[str, ...] = tuple(LeadFacts.__annotations__)
+
+
+class QualificationMemo:
+    """Memo of `evaluate` for one set of criteria at one moment, with one entry per distinct set of lead facts.
+
+    Imports check thousands of leads that share a few combinations of facts. A memo
+    returns the same `Qualification` object, and the same `to_json()` dict, for leads
+    with equal facts, so callers must not change either.
+    """
+
+    def __init__(self, criteria: Criteria, now: datetime) -> None:
+        self._criteria = criteria
+        self._now = now
+        self._facts = attrgetter(*FACT_NAMES)
+        self._results: dict[tuple[str, ...], tuple[Qualification, dict[str, Any]]] = {}
+
+    def evaluate(self, lead: LeadFacts) -> tuple[Qualification, dict[str, Any]]:
+        """Return the lead's qualification and its JSON form."""
+        # The key is the repr of each fact, because equal values may be quoted differently:
+        # Decimal 1000 and 1000.0, or one moment in two time zones, which fall on different dates.
+        key = tuple(map(repr, self._facts(lead)))
+        found = self._results.get(key)
+        if found is None:
+            result = evaluate(lead, self._criteria, self._now)
+            found = self._results[key] = (result, result.to_json())
+        return found

@@ -251,6 +251,8 @@ def parse_number(
     Raises ValueError with a reason that does not quote the value.
     """
     value = text.strip()
+    if value.isascii() and value.isdigit():
+        return Decimal(value)  # the usual case, plain digits, which every rule below reads as this
     value = _CURRENCY_RE.sub("", value).strip()
     negative = value.startswith("-")
     if negative or value.startswith("+"):

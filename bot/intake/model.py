@@ -70,6 +70,8 @@ class LeadInput(BaseModel):
     @classmethod
     def _reject_non_finite_numbers(cls, value: dict[str, Any]) -> dict[str, Any]:
         # JSON has no NaN or Infinity, so PostgreSQL rejects them in a JSON column.
+        if all(item is None or type(item) is str for item in value.values()):
+            return value  # the usual case, CSV cells
         pending: list[Any] = [value]
         while pending:
             item = pending.pop()

@@ -20,7 +20,7 @@ from sqlalchemy import JSON, select, text
 
 from bot.config import load_config
 from bot.handoff import ingest, ingest_many
-from bot.intake.importer import ImportReport, import_csv
+from bot.intake.importer import BATCH_SIZE, ImportReport, import_csv
 from bot.intake.mapping import load_mapping
 from bot.intake.model import LeadInput
 from bot.outbox import enqueue
@@ -158,14 +158,15 @@ def test_ingest_many_same_rows(runtime: Runtime) -> None:
     _assert_same(single, batched)
 
 
-@pytest.mark.parametrize("rows", [450])
-def test_batched_import_same_rows(database_url: str, db: Database, clock: Any, rows: int, tmp_path: Path,
-                                  caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize(("rows", "batch_size", "failed_lines"), [(450, 200, "202-402"), (450, BATCH_SIZE, "2-452")])
+def test_batched_import_same_rows(database_url: str, db: Database, clock: Any, rows: int, batch_size: int,
+                                  failed_lines: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     if not XED.exists():
         pytest.skip(f"{XED} not found: the public exports live in ../shared/data next to the repository")
     config = load_config(REAL_CONFIG)
     rt = Runtime(settings=make_settings(database_url), config=config, db=db, clock=clock)
-    # A slice of the public export, with one row repeated and one unreadable score, over three batches.
+    # A slice of the public export, with one row repeated and one unreadable score, in batches of
+    # `batch_size` rows: three of 200, or one of the default size.
     with XED.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle)
         records = [record for _, record in zip(range(rows), reader)]
@@ -182,22 +183,23 @@ def test_batched_import_same_rows(database_url: str, db: Database, clock: Any, r
     sqlite = db.engine.dialect.name == "sqlite"
 
     def run(batched: bool) -> tuple[int, int, int, int, list[int], list[int]]:
-        # Cards already queued under the keys of leads 201 to 210 make the second batch fail in the
-        # batched path, so that its rows are stored again one at a time. Only on SQLite: PostgreSQL
+        # Cards already queued under the keys of leads 201 to 210 make the batch holding them fail in
+        # the batched path, so that its rows are stored again one at a time. Only on SQLite: PostgreSQL
         # does not give back the ids that the failed batch took, so the ids of the two ways differ there.
         if not sqlite:
-            return _report(import_csv(rt, path, mapping, batched=batched))
+            return _report(import_csv(rt, path, mapping, batched=batched, batch_size=batch_size))
         with db.transaction() as session:
             for lead_id in range(201, 211):
                 enqueue(session, key=f"lead:{lead_id}:card:v2", kind="card", method="chat.postMessage",
                         payload={"seeded": True}, now=clock.now())
-        return _report(import_csv(rt, path, mapping, batched=batched))
+        return _report(import_csv(rt, path, mapping, batched=batched, batch_size=batch_size))
 
     single, batched, single_report, batched_report = _both_ways(db, run)
     failed = [record.getMessage() for record in caplog.records if record.getMessage().startswith("import.batch_failed")]
     if sqlite:
-        # Lines 202 to 402 are the second batch: 200 readable rows and the unreadable line 352.
-        assert failed == ["import.batch_failed lines=202-402: storing its rows one at a time"]
+        # With batches of 200, lines 202 to 402 are the second batch: 200 readable rows and the
+        # unreadable line 352. A batch of the default size contains every readable row.
+        assert failed == [f"import.batch_failed lines={failed_lines}: storing its rows one at a time"]
     else:
         assert failed == []
     assert batched_report == single_report
