@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from bot import messages
 from bot.config import Rep
-from bot.outbox import enqueue, enqueue_home_refresh
+from bot.outbox import DRAW_CARD, enqueue, enqueue_home_refresh
 from bot.preferences import user_language
 from bot.runtime import Runtime
 from bot.views import lead_view
@@ -18,17 +19,31 @@ from storage.models import Lead
 
 def enqueue_card(session: Session, rt: Runtime, lead: Lead, rep: Rep, *, now: datetime, key_suffix: str = "") -> None:
     """Queue a new card for `rep`; the sender records where it lands so that later changes update it."""
-    language = user_language(session, rt.config, rt.settings.default_language, rep.slack_user_id)
-    key, payload = new_card(rt, lead, rep, language, key_suffix=key_suffix)
+    key, payload = new_card(lead.id, lead.version, rep, key_suffix=key_suffix)
     enqueue(session, key=key, kind="card", method="chat.postMessage", payload=payload, now=now, lead_id=lead.id)
     refresh_homes(session, rt, rep)
 
 
-def new_card(rt: Runtime, lead: Lead, rep: Rep, language: str, *, key_suffix: str = "") -> tuple[str, dict[str, object]]:
-    """Return the outbox key and payload of a new card for `rep`, drawn in `language`."""
-    message = messages.lead_card(lead_view(lead, rt.config, language), language, rt.timezone_of(rep))
+def new_card(lead_id: int, version: int, rep: Rep, *, key_suffix: str = "") -> tuple[str, dict[str, object]]:
+    """Return the outbox key and payload of a new card for `rep` of the lead at `version`.
+
+    The payload names only the rep's DM. The sender draws the card when it posts it
+    (`card_message`), so the card shows the lead as it is then, with the buttons of its
+    version at that moment, in the language that the rep reads by then. Cards of a large
+    import can wait minutes for their turn in a rep's DM, one post per second.
+    """
     suffix = f":{key_suffix}" if key_suffix else ""
-    return f"lead:{lead.id}:card:v{lead.version}{suffix}", {"channel": rep.slack_user_id, **message.to_payload()}
+    return f"lead:{lead_id}:card:v{version}{suffix}", {"channel": rep.slack_user_id, DRAW_CARD: True}
+
+
+def card_message(session: Session, rt: Runtime, lead_id: int | None, user_id: str) -> dict[str, Any] | None:
+    """Draw the lead's card for the Slack user `user_id` as message arguments, or return None if the lead is gone."""
+    lead = session.get(Lead, lead_id) if lead_id is not None else None
+    if lead is None:
+        return None
+    language = user_language(session, rt.config, rt.settings.default_language, user_id)
+    timezone = rt.timezone_of(rt.config.person_by_slack_id(user_id), lead.team_id)
+    return messages.lead_card(lead_view(lead, rt.config, language), language, timezone).to_payload()
 
 
 def refresh_homes(session: Session, rt: Runtime, rep: Rep | None) -> None:

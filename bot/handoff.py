@@ -7,7 +7,6 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from types import SimpleNamespace
 from datetime import date, datetime, timedelta
 from typing import Literal
 
@@ -191,7 +190,6 @@ def _insert_new(session: Session, rt: Runtime, inputs: list[LeadInput], *, actor
     transitions: list[dict[str, object]] = []
     clocks: list[dict[str, object]] = []
     outbox: list[dict[str, object]] = []
-    languages: dict[str, str] = {}
     homes_waiting: set[str] = set()
     contact_due: dict[str, datetime] = {}
     no_details: dict[str, object] = {}
@@ -227,10 +225,7 @@ def _insert_new(session: Session, rt: Runtime, inputs: list[LeadInput], *, actor
                                                              kind=kind, start=now, due=due)
             clocks.append({**clock_templates[template_key], "lead_id": lead_id})
         rep = decision.rep
-        if rep.slack_user_id not in languages:
-            languages[rep.slack_user_id] = user_language(session, config, rt.settings.default_language, rep.slack_user_id)
-        # The card is drawn from the values just stored; a plain object is much cheaper to build than a Lead.
-        key, payload = new_card(rt, _stored(new.values), rep, languages[rep.slack_user_id])
+        key, payload = new_card(lead_id, int(new.values["version"]), rep)
         outbox.append(_outbox_row(key, "card", "chat.postMessage", payload, now, lead_id))
         manager = config.manager_of(rep)
         for user_id in dict.fromkeys([rep.slack_user_id, *([manager.slack_user_id] if manager else [])]):
@@ -245,17 +240,6 @@ def _insert_new(session: Session, rt: Runtime, inputs: list[LeadInput], *, actor
     for model, rows in ((LeadTransition, transitions), (SlaClock, clocks), (OutboxItem, outbox)):
         insert_rows(session, model.__table__, rows)  # type: ignore[arg-type]
     return results
-
-
-def _stored(values: dict[str, object]) -> Lead:
-    """Return a stand-in for the stored lead with `values` and None in every other column, to draw its card."""
-    global _LEAD_COLUMNS
-    if _LEAD_COLUMNS is None:
-        _LEAD_COLUMNS = {column.key: None for column in Lead.__table__.columns}
-    return SimpleNamespace(**{**_LEAD_COLUMNS, **values})  # type: ignore[return-value]
-
-
-_LEAD_COLUMNS: dict[str, None] | None = None
 
 
 def _outbox_row(key: str, kind: str, method: str, payload: dict[str, object], now: datetime,

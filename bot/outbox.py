@@ -41,6 +41,8 @@ PARK_ERRORS = frozenset(
 ADMIN_ALERT = "admin_alert"
 # Kind of the chart uploads: the payload contains the numbers, and the PNG is drawn when it is sent.
 CHART_KIND = "chart"
+# Payload flag of a new lead card: the sender draws the card from the lead when it posts it.
+DRAW_CARD = "draw_card"
 # File name of a chart upload, e.g. funnel-o1234.png. A file cannot carry message metadata, so the
 # outbox item's id in the name is what finds an upload whose sender died before storing the result.
 CHART_FILENAME = "{kind}-o{item_id}.png"
@@ -344,6 +346,14 @@ class OutboxSender:
 
             with self.db.transaction() as session:
                 return {"user_id": arguments["user_id"], "view": home_view(session, self.runtime, arguments["user_id"])}
+        if arguments.pop(DRAW_CARD, False):
+            from bot.cards import card_message
+
+            with self.db.transaction() as session:
+                message = card_message(session, self.runtime, item.lead_id, str(arguments.get("channel")))
+            if message is None:
+                raise _NothingToSend("the lead of this card no longer exists")
+            arguments.update(message)
         if arguments.pop("lead_card", False):
             with self.db.transaction() as session:
                 lead = session.get(Lead, item.lead_id)
@@ -396,6 +406,8 @@ class OutboxSender:
                 response = self.client.api_call(item.method, json=arguments)
         except SlackApiError as error:
             return self._handle_error(item, error, now, channel)
+        except _NothingToSend as reason:
+            return self._drop(item, str(reason))
         except Exception as error:  # noqa: BLE001 - network errors of any kind mean "try later"
             # Slack may have accepted the call before the connection failed, so send_started_at stays.
             return self._retry(item, f"{type(error).__name__}: {error}", now, None, result_unknown=True)
@@ -537,6 +549,16 @@ class OutboxSender:
         log.warning("outbox.card_missing id=%s lead=%s action=repost", item.id, item.lead_id)
         return "retried"
 
+    def _drop(self, item: OutboxItem, reason: str) -> str:
+        with self.db.transaction() as session:
+            session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.id == item.id)
+                .values(status=DROPPED, claimed_by=None, claimed_until=None, send_started_at=None, last_error=reason)
+            )
+        log.warning("outbox.dropped id=%s kind=%s lead=%s reason=%s", item.id, item.kind, item.lead_id, reason)
+        return "dropped"
+
     def _retry(self, item: OutboxItem, reason: str, now: datetime, retry_after: float | None, *,
                result_unknown: bool = False) -> str:
         attempts = item.attempts + 1
@@ -611,6 +633,10 @@ def hold_channel(session: Session, channel: str, until: datetime) -> None:
     )
     if moved.rowcount == 0 and session.get(OutboxChannelPacing, channel) is None:
         session.add(OutboxChannelPacing(channel=channel, next_send_at=until))
+
+
+class _NothingToSend(Exception):
+    """An item whose message can no longer be drawn, e.g. the card of a lead that was deleted."""
 
 
 def _searched_after_crash(item: OutboxItem) -> bool:

@@ -53,7 +53,7 @@ ERASED_STATUS = "erased"
 PERSONAL_FIELDS = ("email", "first_name", "last_name", "phone")
 # Outbox payload keys that address a Slack message. Every other key (text, blocks, …) is
 # message content, which erasure replaces with ERASED.
-ADDRESS_KEYS = frozenset({"channel", "ts", "fallback_channel", "lead_card"})
+ADDRESS_KEYS = frozenset({"channel", "ts", "fallback_channel", "lead_card", "draw_card"})
 CLOSED_STAGES = (Stage.REJECTED.value, Stage.WON.value, Stage.LOST.value)
 BATCH_SIZE = 500
 

@@ -80,16 +80,22 @@ class Harness:
         return lead_id
 
     def submit_view(self, user_id: str, callback_id: str, meta: str, values: dict[str, Any] | None = None,
-                    view_id: str | None = None, blocks: list[dict[str, Any]] | None = None) -> Reply:
+                    view_id: str | None = None, blocks: list[dict[str, Any]] | None = None,
+                    wait_for_work: bool = True) -> Reply:
         """Send a signed modal submission, as Slack does when the user presses the submit button."""
         from bot.slack_standin.interactions import view_submission_body
 
         body = view_submission_body(user_id=user_id, callback_id=callback_id, private_metadata=meta,
                                     values=values or {}, view_id=view_id or f"V{time.time_ns()}", blocks=blocks)
-        return self.slack_post(body)
+        reply = self.slack_post(body)
+        if wait_for_work:
+            # The submission's Slack calls run in the listener work pool after the response; a test
+            # that delivers or reads messages next must not race them.
+            assert self.web.bolt.listener_work.wait_idle(10), "listener work still running after 10 s"
+        return reply
 
     def reject(self, lead_id: int, user_id: str, reason: str, *, version: int = 2, note: str | None = None,
-               extra: dict[str, Any] | None = None) -> Reply:
+               extra: dict[str, Any] | None = None, wait_for_work: bool = True) -> Reply:
         """Submit the rejection modal for `reason`, as if it had been opened from the card."""
         values: dict[str, Any] = {}
         if note is not None:
@@ -97,4 +103,4 @@ class Harness:
         values.update(extra or {})
         meta = json.dumps({"lead": lead_id, "v": version, "reason": reason})
         blocks = [{"type": "input", "block_id": block_id} for block_id in values]
-        return self.submit_view(user_id, "reject_modal", meta, values, blocks=blocks)
+        return self.submit_view(user_id, "reject_modal", meta, values, blocks=blocks, wait_for_work=wait_for_work)

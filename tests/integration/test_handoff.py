@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, text
 
+from bot.cards import card_message
 from bot.handoff import decide, ingest
 from bot.lifecycle import RejectionReason
 from bot.runtime import Runtime
@@ -53,7 +54,12 @@ def test_qualified_lead_becomes_mql_with_card_and_clock(runtime: Runtime) -> Non
     assert history(runtime, lead_id) == [(None, "raw", "created", "test"), ("raw", "mql", "qualified", "test")]
     items = outbox(runtime)
     assert [(i.kind, i.method, i.payload["channel"]) for i in items] == [("card", "chat.postMessage", DAAN)]
-    assert items[0].payload["text"].startswith("New MQL")  # Daan reads English
+    # The sender draws the card when it posts it, in the language of the rep.
+    assert items[0].payload == {"channel": DAAN, "draw_card": True}
+    with runtime.db.transaction() as session:
+        card = card_message(session, runtime, lead_id, DAAN)
+    assert card is not None
+    assert card["text"].startswith("New MQL")  # Daan reads English
     with runtime.db.transaction() as session:
         clock = session.scalars(select(SlaClock).where(SlaClock.kind == "decision")).one()
         assert clock.status == "running"

@@ -106,7 +106,7 @@ def test_modal_response_before_slow_update(harness: Any, slack: Any) -> None:
     slack.set_latency(1.0, "chat.update")
 
     started = time.perf_counter()
-    reply = harness.reject(lead_id, SANNE, "incorrect_fit", note="Te klein bedrijf")
+    reply = harness.reject(lead_id, SANNE, "incorrect_fit", note="Te klein bedrijf", wait_for_work=False)
     seconds = time.perf_counter() - started
 
     assert reply.status == 200

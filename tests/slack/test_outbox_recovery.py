@@ -30,12 +30,18 @@ import sys
 from datetime import timedelta
 from slack_sdk import WebClient
 from bot.clock import SystemClock
+from bot.config import load_config
 from bot.outbox import OutboxSender
+from bot.runtime import Runtime
 from storage.db import Database
+from support import EXAMPLE_CONFIG, make_settings
 
 database_url, base_url = sys.argv[1], sys.argv[2]
+db = Database(database_url)
+# The sender draws new cards, so it needs the configuration, as the clock process has it.
+runtime = Runtime(settings=make_settings(database_url), config=load_config(EXAMPLE_CONFIG), db=db, clock=SystemClock())
 client = WebClient(token="xoxb-test-token", base_url=base_url, timeout=60)
-OutboxSender(Database(database_url), client, SystemClock(), pacing_interval=timedelta(0)).deliver_due()
+OutboxSender(db, client, SystemClock(), pacing_interval=timedelta(0), runtime=runtime).deliver_due()
 """
 
 
@@ -52,14 +58,14 @@ def card_item(db: Database) -> OutboxItem:
         return item
 
 
-def sender_for(db: Database, slack: SlackStandin, clock: Any, *, timeout: int = 10, runtime: Any = None) -> OutboxSender:
+def sender_for(runtime: Runtime, slack: SlackStandin, clock: Any, *, timeout: int = 10) -> OutboxSender:
     client = WebClient(token="xoxb-test-token", base_url=slack.base_url, timeout=timeout)
-    return OutboxSender(db, client, clock, pacing_interval=timedelta(0), runtime=runtime)
+    return OutboxSender(runtime.db, client, clock, pacing_interval=timedelta(0), runtime=runtime)
 
 
 def test_post_carries_the_outbox_key(runtime: Runtime, slack: SlackStandin, clock: FixedClock) -> None:
     queue_card(runtime)
-    sender_for(runtime.db, slack, clock).deliver_due()
+    sender_for(runtime, slack, clock).deliver_due()
     [call] = slack.calls("chat.postMessage")
     assert call.params["metadata"] == {
         "event_type": METADATA_EVENT_TYPE, "event_payload": {"outbox_key": card_item(runtime.db).dedupe_key},
@@ -71,7 +77,7 @@ def test_killed_sender_does_not_post_twice(runtime: Runtime, slack: SlackStandin
     lead_id = queue_card(runtime)
     # Slack stores the message at once but delays the response, so the sender dies waiting for it.
     slack.set_latency(30, "chat.postMessage")
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")])}
     process = subprocess.Popen([sys.executable, "-c", SENDER_SCRIPT, runtime.db.url, slack.base_url],
                                cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -87,9 +93,9 @@ def test_killed_sender_does_not_post_twice(runtime: Runtime, slack: SlackStandin
 
     # The dead process's claim lasts a minute on the real clock.
     clock = FixedClock(datetime.now(UTC) + timedelta(minutes=2))
-    report = sender_for(runtime.db, slack, clock).deliver_due()
+    report = sender_for(runtime, slack, clock).deliver_due()
 
-    assert report.sent == 1
+    assert report.messages_sent == 1  # and the two Home tabs that the card refreshed
     assert len(slack.calls("chat.postMessage")) == 1
     assert [m["ts"] for m in slack.messages()] == [message["ts"]]
     recovered = card_item(runtime.db)
@@ -100,12 +106,12 @@ def test_killed_sender_does_not_post_twice(runtime: Runtime, slack: SlackStandin
         assert (lead.card_channel, lead.card_ts) == ("D" + "U0SANNEDV1", message["ts"])
 
 
-def test_lost_response_is_found_in_history(db: Database, slack: SlackStandin, clock: FixedClock) -> None:
+def test_lost_response_is_found_in_history(runtime: Runtime, db: Database, slack: SlackStandin, clock: FixedClock) -> None:
     with db.transaction() as session:
         enqueue(session, key="notice:1", kind="notice", method="chat.postMessage",
                 payload={"channel": SALES, "text": "hallo"}, now=clock.now())
     slack.set_latency(2, "chat.postMessage")
-    sender = sender_for(db, slack, clock, timeout=1)
+    sender = sender_for(runtime, slack, clock, timeout=1)
 
     first = sender.deliver_due()
 
@@ -120,14 +126,14 @@ def test_lost_response_is_found_in_history(db: Database, slack: SlackStandin, cl
     assert slack.calls("conversations.history")[0].params["channel"] == SALES
 
 
-def test_unsent_attempt_is_posted_after_the_search(db: Database, slack: SlackStandin, clock: FixedClock) -> None:
+def test_unsent_attempt_is_posted_after_the_search(runtime: Runtime, db: Database, slack: SlackStandin, clock: FixedClock) -> None:
     with db.transaction() as session:
         enqueue(session, key="notice:2", kind="notice", method="chat.postMessage",
                 payload={"channel": SALES, "text": "hallo"}, now=clock.now())
     # Slack fails the call, but the sender times out before the response arrives, so the result is unknown.
     slack.fail_next("chat.postMessage", status=500)
     slack.set_latency(2, "chat.postMessage")
-    sender = sender_for(db, slack, clock, timeout=1)
+    sender = sender_for(runtime, slack, clock, timeout=1)
     assert sender.deliver_due().retried == 1
     assert slack.messages(SALES) == []
 
@@ -138,12 +144,12 @@ def test_unsent_attempt_is_posted_after_the_search(db: Database, slack: SlackSta
     assert len(slack.calls("conversations.history")) == 1
 
 
-def test_failed_search_does_not_post(db: Database, slack: SlackStandin, clock: FixedClock) -> None:
+def test_failed_search_does_not_post(runtime: Runtime, db: Database, slack: SlackStandin, clock: FixedClock) -> None:
     with db.transaction() as session:
         enqueue(session, key="notice:3", kind="notice", method="chat.postMessage",
                 payload={"channel": SALES, "text": "hallo"}, now=clock.now())
     slack.set_latency(2, "chat.postMessage")
-    sender = sender_for(db, slack, clock, timeout=1)
+    sender = sender_for(runtime, slack, clock, timeout=1)
     sender.deliver_due()
     slack.set_latency(0, "chat.postMessage")
     slack.fail_next("conversations.history", status=429, retry_after=20)
