@@ -1,8 +1,9 @@
 """Accept click in process: the real WSGI router and Bolt app against a bare Bolt app.
 
-Bolt acknowledges the request first and runs the listener afterwards in its
-thread pool, so each click is timed from the WSGI call until the stand-in
-recorded the resulting chat.update, for the real app and for the floor alike.
+Both send the HTTP response before the decision is done: the floor's Bolt runs its
+listener in Bolt's thread pool, the app's listener queues the decision on its
+listener work pool. So each click is timed from the WSGI call until the
+stand-in recorded the resulting chat.update, for the real app and for the floor alike.
 
 The floor is a bare `slack_bolt.App` with the same signing secret whose
 listener acks, runs one transaction (one UPDATE of a one-row table) and calls
