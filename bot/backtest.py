@@ -252,10 +252,10 @@ def _problem(item: Any) -> str:
     """Name the key, the value given for it when it is a single value, and what pydantic expected."""
     where = ".".join(str(part) for part in item["loc"])
     message = item["msg"].removeprefix("Value error, ")
-    given = item.get("input")
-    if isinstance(given, dict | list) or given is None:
+    value = item.get("input")
+    if isinstance(value, dict | list) or value is None:
         return f"{where}: {message}"
-    return f"{where}={given!r}: {message}"
+    return f"{where}={value!r}: {message}"
 
 
 def _assign(data: dict[str, Any], key: str, text: str, assignment: str) -> None:

@@ -19,7 +19,7 @@ from bot.config import Person, Rep
 from bot.i18n import format_day, t
 from bot.intake.model import LeadInput
 from bot.lifecycle import NEXT_ACTION_STAGE, NextAction, RejectionReason, Stage
-from bot.outbox import PACED_METHODS, PENDING, enqueue, home_refresh_waiting
+from bot.outbox import enqueue, home_refresh_waiting, outbox_row
 from bot.preferences import user_language
 from bot.qualification import QualificationMemo, evaluate
 from bot.routing import RoutePlan, RoutingDecision, plan_route, route, take_positions
@@ -221,14 +221,14 @@ def _insert_new(session: Session, rt: Runtime, inputs: list[LeadInput], *, actor
             clocks.append({**clock_templates[template_key], "lead_id": lead_id})
         rep = decision.rep
         key, payload = new_card(lead_id, int(new.values["version"]), rep)
-        outbox.append(_outbox_row(key, "card", "chat.postMessage", payload, now, lead_id))
+        outbox.append(outbox_row(key, "card", "chat.postMessage", payload, now, lead_id))
         manager = config.manager_of(rep)
         for user_id in dict.fromkeys([rep.slack_user_id, *([manager.slack_user_id] if manager else [])]):
             if user_id in homes_waiting:
                 continue
             homes_waiting.add(user_id)
             if not home_refresh_waiting(session, user_id):
-                outbox.append(_outbox_row(f"home:{user_id}:{uuid.uuid4().hex}", "home", "views.publish",
+                outbox.append(outbox_row(f"home:{user_id}:{uuid.uuid4().hex}", "home", "views.publish",
                                           {"user_id": user_id, "home": True}, now, None))
         log.info("lead.mql lead=%s rep=%s team=%s rule=%s", lead_id, rep.slack_user_id, team_id, decision.rule)
 
@@ -264,14 +264,6 @@ def _lead_ids(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, 
 
 # SQLite allows 32,766 parameters per statement since 3.32; a batch stays well below.
 SQLITE_IDS_PER_QUERY = 10_000
-
-
-def _outbox_row(key: str, kind: str, method: str, payload: dict[str, object], now: datetime,
-                lead_id: int | None) -> dict[str, object]:
-    # The same columns as bot.outbox.enqueue writes, paced_channel included.
-    return {"dedupe_key": key, "lead_id": lead_id, "kind": kind, "method": method, "payload": payload,
-            "status": PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now,
-            "paced_channel": payload.get("channel") if method in PACED_METHODS else None}
 
 
 def _qualify(session: Session, rt: Runtime, lead: Lead, *, actor: str, now: datetime) -> None:

@@ -91,25 +91,11 @@ def enqueue(
     key cannot exist yet (it contains a version that only this transaction could
     reach) passes `key_is_new`, which saves the savepoint that guards the INSERT.
     """
+    row = outbox_row(key, kind, method, payload, now, lead_id)
     if key_is_new:
-        session.execute(_OUTBOX_INSERT, {
-            "dedupe_key": key, "lead_id": lead_id, "kind": kind, "method": method, "payload": payload,
-            "status": PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now,
-            "paced_channel": payload.get("channel") if method in PACED_METHODS else None,
-        })
+        session.execute(_OUTBOX_INSERT, row)
         return True
-    item = OutboxItem(
-        dedupe_key=key,
-        lead_id=lead_id,
-        kind=kind,
-        method=method,
-        payload=payload,
-        status=PENDING,
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-        paced_channel=payload.get("channel") if method in PACED_METHODS else None,
-    )
+    item = OutboxItem(**row)
     savepoint = session.begin_nested()
     try:
         session.add(item)
@@ -119,6 +105,14 @@ def enqueue(
         return False
     savepoint.commit()
     return True
+
+
+def outbox_row(key: str, kind: str, method: str, payload: dict[str, Any], now: datetime,
+               lead_id: int | None) -> dict[str, Any]:
+    """Return the column values of a new pending item, for `enqueue` and for bulk inserts."""
+    return {"dedupe_key": key, "lead_id": lead_id, "kind": kind, "method": method, "payload": payload,
+            "status": PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now,
+            "paced_channel": payload.get("channel") if method in PACED_METHODS else None}
 
 
 @dataclass
@@ -421,7 +415,7 @@ class OutboxSender:
             # Nothing reads the start of this attempt, so it costs no transaction (a click's chat.update).
             return None
         with self.db.transaction() as session:
-            if channel and self.pacing_interval > timedelta(0):
+            if paced and channel:
                 busy_until = reserve_channel_slot(session, channel, now, self.pacing_interval)
                 if busy_until is not None:
                     return busy_until
@@ -470,8 +464,8 @@ class OutboxSender:
 
         Slack's files.list finds the file by its name, which contains the item's id (CHART_FILENAME).
         Raises SlackApiError when Slack cannot be searched, as `_find_earlier_post` does.
-        files.list needs the files:read scope; an app installed before manifest.yml asked for it gets
-        missing_scope, and the item is retried until the outbox gives up on it.
+        files.list needs the files:read scope. An app installed before manifest.yml asked for it gets
+        missing_scope, so the item is retried until the outbox gives up on it.
         """
         assert item.send_started_at is not None
         # Slack's files.list reference: ts_from keeps files created at or after it, in Unix seconds.
@@ -739,9 +733,8 @@ def enqueue_home_refresh(session: Session, user_ids: list[str], now: datetime) -
     for user_id in users:
         if any(key.startswith(f"home:{user_id}:") for key in waiting):
             continue
-        rows.append({"dedupe_key": f"home:{user_id}:{uuid.uuid4().hex}", "lead_id": None, "kind": "home",
-                     "method": "views.publish", "payload": {"user_id": user_id, "home": True}, "status": PENDING,
-                     "attempts": 0, "next_attempt_at": now, "created_at": now, "paced_channel": None})
+        rows.append(outbox_row(f"home:{user_id}:{uuid.uuid4().hex}", "home", "views.publish",
+                               {"user_id": user_id, "home": True}, now, None))
     if rows:
         session.execute(_OUTBOX_INSERT, rows)
 

@@ -2,10 +2,11 @@
 
 The Bolt app runs with process_before_response, so each listener runs in the HTTP request
 thread and Slack gets its response when the listener returns. Listeners hand their work to this
-pool and return, so the response never waits for a decision or a call to Slack, however many
-clicks arrive at once; the burst waits here instead. (Without process_before_response, Bolt
-holds the response until ack() and checks for it every 10 ms, and a burst of listeners fills
-its five listener threads, so the next click's ack() waits in their queue.)
+pool and return, so the response to a click waits for neither the decision nor a call to Slack.
+A burst of clicks waits here instead. Modal submissions are the exception: they decide before
+they respond, because the response carries the field errors. Without process_before_response,
+Bolt keeps the response until ack() and checks for it every 10 ms, and a burst of listeners
+fills its five listener threads, so the next click's ack() waits in their queue.
 
 NOTE: work waiting here is in memory only. A process that dies before a decision commits loses
 that click, and the rep clicks again.

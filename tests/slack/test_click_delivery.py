@@ -66,7 +66,7 @@ def test_burst_acks_before_slow_updates(harness: Any, slack: Any) -> None:
 
 
 def test_update_waits_for_older_item(harness: Any, slack: Any) -> None:
-    # Another sender holds an older item of the lead: the click must not send its card update first.
+    # Another sender has claimed an older item of the lead, so the click must not send its card update first.
     lead_id = harness.add_lead(owner_email=SANNE_EMAIL)
     now = harness.rt.clock.now()
     with harness.rt.db.transaction() as session:
