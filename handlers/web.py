@@ -10,13 +10,14 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
-from slack_bolt import App, BoltRequest
+from slack_bolt import BoltRequest
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import text
 
 from bot.intake.webhook import handle_delivery
 from bot.outbox import OutboxSender
 from bot.runtime import Runtime
+from handlers.app import HandoffApp
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
 class WebApp:
     """A small WSGI router; the raw request bytes reach the signature checks unchanged."""
 
-    def __init__(self, rt: Runtime, bolt: App, sender: OutboxSender) -> None:
+    def __init__(self, rt: Runtime, bolt: HandoffApp, sender: OutboxSender) -> None:
         self.rt = rt
         self.bolt = bolt
         self.sender = sender
@@ -72,21 +73,23 @@ class WebApp:
         return environ["wsgi.input"].read(length), None
 
     def _slack(self, environ: dict[str, Any], body: bytes, headers: dict[str, str], start_response: StartResponse) -> Iterable[bytes]:
-        if _has_malformed_actions(body) and self._signed(body, headers):
-            # slack_bolt 1.30 responds 500 when an action is not an object, and Slack never sends that shape.
-            log.warning("slack.invalid_payload status=400 error=actions bytes=%s", len(body))
-            return _json(start_response, 400, {"error": "the Slack payload could not be read"})
-        try:
-            request = BoltRequest(
-                body=body.decode("utf-8", errors="replace"),
-                query=parse_qs(environ.get("QUERY_STRING", "")),
-                headers={name: [value] for name, value in headers.items()},
-            )
-            response = self.bolt.dispatch(request)
-        except (ValueError, TypeError, KeyError, AttributeError, IndexError) as error:
-            # Bolt parses the payload before any listener runs and raises on shapes Slack never sends.
-            log.warning("slack.invalid_payload status=400 error=%s bytes=%s", type(error).__name__, len(body))
-            return _json(start_response, 400, {"error": "the Slack payload could not be read"})
+        # Queued listener work waits until this request has its response (ListenerWork.request_in_flight).
+        with self.bolt.listener_work.request_in_flight():
+            try:
+                request = BoltRequest(
+                    body=body.decode("utf-8", errors="replace"),
+                    query=parse_qs(environ.get("QUERY_STRING", "")),
+                    headers={name: [value] for name, value in headers.items()},
+                )
+                if _has_malformed_actions(request.body) and self._signed(body, headers):
+                    # slack_bolt 1.30 responds 500 when an action is not an object, and Slack never sends that shape.
+                    log.warning("slack.invalid_payload status=400 error=actions bytes=%s", len(body))
+                    return _json(start_response, 400, {"error": "the Slack payload could not be read"})
+                response = self.bolt.dispatch(request)
+            except (ValueError, TypeError, KeyError, AttributeError, IndexError) as error:
+                # Bolt parses the payload before any listener runs and raises on shapes Slack never sends.
+                log.warning("slack.invalid_payload status=400 error=%s bytes=%s", type(error).__name__, len(body))
+                return _json(start_response, 400, {"error": "the Slack payload could not be read"})
         if response.status == 401:
             log.warning("slack.rejected status=401 reason=signature bytes=%s", len(body))
         payload = (response.body or "").encode()
@@ -110,15 +113,9 @@ class WebApp:
         return _json(start_response, 200, {"status": "ok"})
 
 
-def _has_malformed_actions(body: bytes) -> bool:
-    """Tell whether an interaction payload lists an action that is not a JSON object."""
-    if not body.startswith(b"payload="):
-        return False
-    try:
-        payload = json.loads(parse_qs(body.decode("utf-8", errors="replace")).get("payload", ["{}"])[0])
-    except (ValueError, RecursionError):
-        return False
-    actions = payload.get("actions") if isinstance(payload, dict) else None
+def _has_malformed_actions(parsed_body: Any) -> bool:
+    """Tell whether an interaction payload, as Bolt parsed it, lists an action that is not a JSON object."""
+    actions = parsed_body.get("actions") if isinstance(parsed_body, dict) else None
     return isinstance(actions, list) and any(not isinstance(action, dict) for action in actions)
 
 
