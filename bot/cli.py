@@ -81,6 +81,7 @@ def cmd_web(args: argparse.Namespace) -> int:
 def cmd_socket(args: argparse.Namespace) -> int:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
+    from bot.runtime import freeze_startup_objects
     from handlers.app import build_app
 
     settings = _settings()
@@ -88,8 +89,10 @@ def cmd_socket(args: argparse.Namespace) -> int:
     if settings.slack_app_token is None:
         raise SystemExit("cannot start Socket Mode: SLACK_APP_TOKEN (xapp-...) not set.\n" + SLACK_APP_HELP)
     rt = _runtime(settings)
+    rt.db.checkpoint_in_background()
     app, _sender = build_app(rt)
     clock = None if getattr(args, "no_clock", False) else _start_clock_process()
+    freeze_startup_objects()
     log.info("socket_mode.starting")
     try:
         SocketModeHandler(app, settings.slack_app_token.get_secret_value()).start()
@@ -109,13 +112,16 @@ def cmd_clock(_args: argparse.Namespace) -> int:
 
     from bot.outbox import OutboxSender
     from bot.people import load_slack_timezones
+    from bot.runtime import freeze_startup_objects
 
     settings = _settings()
     _require_slack(settings)
     rt = _runtime(settings)
     client = slack_client(rt)
     load_slack_timezones(rt, client)
-    run_forever(rt, OutboxSender(rt.db, client, rt.clock, runtime=rt))
+    sender = OutboxSender(rt.db, client, rt.clock, runtime=rt)
+    freeze_startup_objects()
+    run_forever(rt, sender)
     return 0
 
 

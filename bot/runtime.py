@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, field
 
 from bot.clock import Clock, SystemClock
@@ -36,3 +37,15 @@ class Runtime:
         if isinstance(person, Rep):
             team_id = person.team
         return self.config.team(team_id).calendar.timezone
+
+
+def freeze_startup_objects() -> None:
+    """Exempt the objects built at start-up from later garbage collections.
+
+    A long-running process calls this once its app is built. A full collection then scans only
+    the objects created since, instead of also the configuration, the holiday tables and
+    SQLAlchemy's mappers. In a probe of the Accept click, one full collection held a click for
+    over 100 ms.
+    """
+    gc.collect()
+    gc.freeze()

@@ -12,12 +12,16 @@ from bot.settings import Settings
 def create_web_app(settings: Settings | None = None) -> Any:
     """Build the WSGI app in the worker process, after the fork, so each worker has its own pool."""
     from bot.bootstrap import build_runtime
+    from bot.runtime import freeze_startup_objects
     from handlers.app import build_app
     from handlers.web import WebApp
 
     rt = build_runtime(settings, prepare=False)
+    rt.db.checkpoint_in_background()
     bolt, sender = build_app(rt)
-    return WebApp(rt, bolt, sender)
+    app = WebApp(rt, bolt, sender)
+    freeze_startup_objects()
+    return app
 
 
 class _Server(BaseApplication):  # type: ignore[misc]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,7 +13,13 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+log = logging.getLogger(__name__)
+
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# Seconds between the WAL checkpoints of `Database.checkpoint_in_background`.
+WAL_CHECKPOINT_SECONDS = 1.0
+# A checkpoint that keeps failing is logged the first time and then once per this many failures.
+CHECKPOINT_FAILURE_LOG_EVERY = 60
 
 
 def normalise_url(url: str) -> str:
@@ -83,6 +91,25 @@ class Database:
         self.url = normalise_url(url)
         self.engine = create_db_engine(self.url, **engine_kwargs)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.checkpointer: WalCheckpointer | None = None
+
+    def checkpoint_in_background(self, interval_seconds: float = WAL_CHECKPOINT_SECONDS) -> None:
+        """On SQLite, run the WAL checkpoints on a thread of their own instead of in the commits.
+
+        By default the commit that brings the WAL over 1,000 pages also copies them into the
+        database file and syncs it. In a probe of the Accept click that commit took 10 to 15 ms
+        instead of 0.1 to 0.2 ms. The web process calls this, so that no click waits for a
+        checkpoint. Does nothing on PostgreSQL or an in-memory database.
+        """
+        if not is_sqlite(self.engine) or self.checkpointer is not None:
+            return
+        if self.engine.url.database in (None, "", ":memory:"):
+            return
+        event.listen(self.engine, "connect", _disable_autocheckpoint)
+        # Connections already in the pool were opened with automatic checkpoints.
+        self.engine.dispose()
+        self.checkpointer = WalCheckpointer(self.engine, interval_seconds)
+        self.checkpointer.start()
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -91,4 +118,51 @@ class Database:
             yield session
 
     def dispose(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
+            self.checkpointer = None
         self.engine.dispose()
+
+
+def _disable_autocheckpoint(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
+
+
+class WalCheckpointer(threading.Thread):
+    """Run a PASSIVE WAL checkpoint of a SQLite database every `interval_seconds`.
+
+    A PASSIVE checkpoint waits for no reader or writer, so commits go on while it runs. It copies
+    what no reader still needs, and the next one copies the rest.
+    """
+
+    def __init__(self, engine: Engine, interval_seconds: float) -> None:
+        super().__init__(name="sqlite-wal-checkpoint", daemon=True)
+        self.engine = engine
+        self.interval_seconds = interval_seconds
+        self._stopping = threading.Event()
+        # (busy, frames in the WAL, frames checkpointed) of the last run, as PRAGMA wal_checkpoint returns them.
+        self.last_result: tuple[int, int, int] | None = None
+        self.failures = 0
+
+    def run(self) -> None:
+        while not self._stopping.wait(self.interval_seconds):
+            self.checkpoint()
+
+    def checkpoint(self) -> None:
+        try:
+            # A pooled DBAPI connection in autocommit mode: SQLAlchemy's transaction would
+            # begin with BEGIN IMMEDIATE and take the write lock.
+            connection = self.engine.raw_connection()
+            try:
+                row = connection.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            finally:
+                connection.close()
+            self.last_result = (int(row[0]), int(row[1]), int(row[2]))
+        except Exception as error:  # noqa: BLE001 - the next run tries again; commits do not depend on it
+            self.failures += 1
+            if self.failures == 1 or self.failures % CHECKPOINT_FAILURE_LOG_EVERY == 0:
+                log.warning("db.checkpoint_failed error=%s failures=%s", type(error).__name__, self.failures)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.join(timeout=5)
