@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import JSON, Table, select
+from sqlalchemy import JSON, Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from bot import messages
@@ -20,7 +20,7 @@ from bot.i18n import format_day, t
 from bot.intake.model import LeadInput
 from bot.lifecycle import NEXT_ACTION_STAGE, NextAction, RejectionReason, Stage
 from bot.outbox import enqueue, home_refresh_waiting, outbox_row
-from bot.preferences import user_language
+from bot.preferences import language_with_choice, user_language, user_language_column
 from bot.qualification import QualificationMemo, evaluate
 from bot.routing import RoutePlan, RoutingDecision, plan_route, route, take_positions
 from bot.runtime import Runtime
@@ -350,16 +350,22 @@ class RejectionInput:
     corrected_phone: str | None = None
 
 
+# The lead and the clicking user's own language choice, in one statement.
+_LEAD_WITH_LANGUAGE = select(Lead, user_language_column("user")).where(Lead.id == bindparam("of_lead"))
+
+
 def decide(
     session: Session, rt: Runtime, *, lead_id: int, version: int, user_id: str,
     accept: bool, reason: RejectionReason | None = None, rejection: RejectionInput | None = None,
 ) -> DecisionOutcome:
     """Accept or reject an MQL for `user_id`; a second click or a stale card changes nothing."""
     now = rt.clock.now()
-    language = user_language(session, rt.config, rt.settings.default_language, user_id)
-    lead = session.get(Lead, lead_id)
-    if lead is None:
+    row = session.execute(_LEAD_WITH_LANGUAGE, {"of_lead": lead_id, "user": user_id}).one_or_none()
+    if row is None:
+        language = user_language(session, rt.config, rt.settings.default_language, user_id)
         return DecisionOutcome("not_found", lead_id, t(language, "action.lead_not_found"))
+    lead, chosen = row
+    language = language_with_choice(session, rt.config, rt.settings.default_language, user_id, chosen)
     if not may_act(rt, lead, user_id) or lead.stage != Stage.MQL.value or lead.version != version:
         return _refusal(session, rt, lead, user_id, language)
     if not accept and rejection is None:

@@ -11,7 +11,7 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Update, bindparam, func, insert, select, update
+from sqlalchemy import Insert, Update, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot import messages
@@ -156,12 +156,11 @@ def start_sal_clocks(session: Session, rt: Runtime, lead: Lead, *, now: datetime
     due[DISCOVERY_COMPLETED] = calendar.add_working_days(now, policy.discovery_completed_working_days)
 
     stop_clocks(session, lead.id, now=now, kinds=(*stop_kinds, *due))
-    generations = {kind: generation for kind, generation in session.execute(
-        _LATEST_GENERATIONS, {"of_lead": lead.id, "kinds": list(due)})}
     rows = [clock_values(rt, lead_id=lead.id, team_id=lead.team_id, rep_email=lead.rep_email, kind=kind, start=now,
-                         due=deadline, generation=generations.get(kind, 0) + 1)
+                         due=deadline)
             for kind, deadline in due.items()]
-    session.execute(_CLOCK_INSERT, rows)
+    session.execute(_CLOCK_INSERT_NEXT_GENERATION,
+                    [{f"new_{name}": value for name, value in row.items() if name != "generation"} for row in rows])
 
 
 def start_sql_decision_clock(session: Session, rt: Runtime, lead: Lead, *, now: datetime) -> None:
@@ -197,12 +196,25 @@ def _stop_statement(*, of_kinds: bool) -> Update:
 _STOP_ALL = _stop_statement(of_kinds=False)
 _STOP_OF_KINDS = _stop_statement(of_kinds=True)
 _CLOCKS = SlaClock.__table__
-_LATEST_GENERATIONS = (
-    select(_CLOCKS.c.kind, func.max(_CLOCKS.c.generation))
-    .where(_CLOCKS.c.lead_id == bindparam("of_lead"), _CLOCKS.c.kind.in_(bindparam("kinds", expanding=True)))
-    .group_by(_CLOCKS.c.kind)
-)
-_CLOCK_INSERT = insert(SlaClock.__table__)
+
+
+def _insert_next_generation() -> Insert:
+    """Build an INSERT of one clock whose generation is one more than the lead's latest of that kind.
+
+    The values are bound as `new_<column>`, so that no name clashes with a column of the INSERT.
+    """
+    columns = [column for column in _CLOCKS.c if column.name not in ("id", "generation", "stopped_at", "breached_at",
+                                                                      "acknowledged_by", "acknowledged_at")]
+    latest = (
+        select(func.coalesce(func.max(_CLOCKS.c.generation), 0) + 1)
+        .where(_CLOCKS.c.lead_id == bindparam("new_lead_id"), _CLOCKS.c.kind == bindparam("new_kind"))
+        .scalar_subquery()
+    )
+    values = [bindparam(f"new_{column.name}", type_=column.type) for column in columns]
+    return insert(_CLOCKS).from_select([*(column.name for column in columns), "generation"], select(*values, latest))
+
+
+_CLOCK_INSERT_NEXT_GENERATION = _insert_next_generation()
 
 
 @dataclass
