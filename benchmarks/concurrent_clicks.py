@@ -107,7 +107,7 @@ def click_burst(port: int, standin: SlackStandin, cards: list[Card], result: Bur
         except AssertionError:
             result.errors.append(f"lead {card.lead_id}: no chat.update within {UPDATE_TIMEOUT_SECONDS:.0f} s")
             continue
-        result.update_s.append(update.at - started_wall)
+        result.update_s.append(update.received_at - started_wall)
 
 
 def check_after(rt: Any, lead_ids: list[int], result: BurstResult) -> None:

@@ -104,6 +104,8 @@ class RecordedCall:
     response: dict[str, Any]
     status: int = 200
     token: str | None = None
+    # time.time() when the whole request had arrived, before the stand-in parsed and checked it.
+    received_at: float = 0.0
 
 
 class _ApiError(Exception):
@@ -932,16 +934,17 @@ class _StandinRequestHandler(BaseHTTPRequestHandler):
     server_version = "SlackStandin/1.0"
 
     def do_GET(self) -> None:
-        self._dispatch(b"")
+        self._dispatch(b"", time.time())
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        self._dispatch(self.rfile.read(length) if length > 0 else b"")
+        body = self.rfile.read(length) if length > 0 else b""
+        self._dispatch(body, time.time())
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("Slack stand-in: " + format, *args)
 
-    def _dispatch(self, body: bytes) -> None:
+    def _dispatch(self, body: bytes, received_at: float) -> None:
         standin = self.server.standin
         url = urlsplit(self.path)
         try:
@@ -951,6 +954,7 @@ class _StandinRequestHandler(BaseHTTPRequestHandler):
                 content_type=self.headers.get("Content-Type", ""),
                 authorization=self.headers.get("Authorization"),
                 body=body,
+                received_at=received_at,
             )
         except Exception:
             log.exception("Slack stand-in failed to handle %s", url.path)
@@ -1380,15 +1384,17 @@ class SlackStandin:
         content_type: str,
         authorization: str | None,
         body: bytes,
+        received_at: float | None = None,
     ) -> tuple[str | None, _Reply]:
         """Route one HTTP request and return the method name (for latency) and the reply."""
+        received_at = time.time() if received_at is None else received_at
         if path.startswith("/api/"):
             method = path[len("/api/") :]
-            return method, self._handle_api(method, query, content_type, authorization, body)
+            return method, self._handle_api(method, query, content_type, authorization, body, received_at)
         if path.startswith("/upload/v1/"):
-            return UPLOAD_METHOD, self._handle_upload(path[len("/upload/v1/") :], body)
+            return UPLOAD_METHOD, self._handle_upload(path[len("/upload/v1/") :], body, received_at)
         if path.startswith("/response/"):
-            return RESPONSE_URL_METHOD, self._handle_response_url(path[len("/response/") :], body)
+            return RESPONSE_URL_METHOD, self._handle_response_url(path[len("/response/") :], body, received_at)
         return None, _Reply(404, f"no such path: {path}. Web API methods are under /api/")
 
     def _handle_api(
@@ -1398,6 +1404,7 @@ class SlackStandin:
         content_type: str,
         authorization: str | None,
         body: bytes,
+        received_at: float,
     ) -> _Reply:
         params: dict[str, Any] = _last_values(parse_qs(query, keep_blank_values=True))
         parse_error: _ApiError | None = None
@@ -1425,7 +1432,7 @@ class SlackStandin:
                 # A bug in the stand-in must not hang or crash the client under test.
                 log.exception("Slack stand-in failed to handle %s", method)
                 reply = _Reply(500, {"ok": False, "error": "internal_error"})
-            self._record(method, params, reply, token)
+            self._record(method, params, reply, token, received_at)
             return reply
 
     def _fault_reply(self, method: str) -> _Reply | None:
@@ -1453,7 +1460,7 @@ class SlackStandin:
         return _Reply(200, handler(params, token))
 
     def _record(
-        self, method: str, params: dict[str, Any], reply: _Reply, token: str | None
+        self, method: str, params: dict[str, Any], reply: _Reply, token: str | None, received_at: float
     ) -> None:
         response = (
             reply.body if isinstance(reply.body, dict) else {"ok": False, "error": reply.body}
@@ -1465,13 +1472,14 @@ class SlackStandin:
             response=copy.deepcopy(response),
             status=reply.status,
             token=token,
+            received_at=received_at,
         )
         self._calls.append(call)
         if not response.get("ok"):
             log.debug("Slack stand-in: %s", _summarize_call(call))
         self._condition.notify_all()
 
-    def _handle_upload(self, file_id: str, body: bytes) -> _Reply:
+    def _handle_upload(self, file_id: str, body: bytes, received_at: float) -> _Reply:
         with self._lock:
             params = {"file_id": file_id, "size": len(body)}
             reply = self._fault_reply(UPLOAD_METHOD)
@@ -1482,13 +1490,13 @@ class SlackStandin:
                 else:
                     pending.content = body
                     reply = _Reply(200, {"ok": True, "file_id": file_id, "size": len(body)})
-            self._record(UPLOAD_METHOD, params, reply, None)
+            self._record(UPLOAD_METHOD, params, reply, None, received_at)
             if reply.status == 200 and reply.body.get("ok"):
                 # Slack's files host responds with plain text, not JSON.
                 return _Reply(200, f"OK - {len(body)}")
             return reply
 
-    def _handle_response_url(self, token: str, body: bytes) -> _Reply:
+    def _handle_response_url(self, token: str, body: bytes, received_at: float) -> _Reply:
         """Record a message sent to an interaction's response_url, which takes JSON."""
         with self._lock:
             reply = self._fault_reply(RESPONSE_URL_METHOD)
@@ -1503,7 +1511,7 @@ class SlackStandin:
                 if problems and self.strict:
                     reply = _Reply(400, "invalid_blocks")
             recorded = reply or _Reply(200, {"ok": True})
-            self._record(RESPONSE_URL_METHOD, {"response_token": token, **(params or {})}, recorded, None)
+            self._record(RESPONSE_URL_METHOD, {"response_token": token, **(params or {})}, recorded, None, received_at)
             return reply or _Reply(200, "ok")
 
     # ---- ids and lookups -------------------------------------------------------------------

@@ -33,7 +33,7 @@ class RecordingStandin(SlackStandin):
     """The stand-in with one extra route that returns the recorded calls."""
 
     def _handle_http(self, *, path: str, query: str, content_type: str, authorization: str | None,
-                     body: bytes) -> tuple[str | None, _Reply]:
+                     body: bytes, received_at: float | None = None) -> tuple[str | None, _Reply]:
         if path == CALLS_PATH:
             calls: list[dict[str, Any]] = [
                 {"method": call.method, "params": call.params, "response": call.response, "status": call.status}
@@ -41,7 +41,7 @@ class RecordingStandin(SlackStandin):
             ]
             return None, _Reply(200, {"ok": True, "calls": calls})
         return super()._handle_http(path=path, query=query, content_type=content_type,
-                                    authorization=authorization, body=body)
+                                    authorization=authorization, body=body, received_at=received_at)
 
 
 def main() -> int:

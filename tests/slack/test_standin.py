@@ -77,6 +77,16 @@ def test_base_url_is_loopback_and_ends_in_slash(slack: SlackStandin):
     assert slack.port > 0
 
 
+def test_call_stamped_on_arrival_and_handling(slack: SlackStandin, client: WebClient):
+    before = time.time()
+    client.chat_postMessage(channel="C0LEADS", text="hello", blocks=[section("hello")])
+    after = time.time()
+
+    call = slack.calls("chat.postMessage")[0]
+    assert before <= call.received_at <= after
+    assert call.received_at <= call.at <= after
+
+
 def test_auth_test_returns_bot_identity(slack: SlackStandin, client: WebClient):
     response = client.auth_test()
 
