@@ -20,6 +20,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from bot.config import ConfigError
+from bot.log_filters import DatabaseErrorValues
 from bot.settings import SLACK_APP_HELP, Settings
 
 log = logging.getLogger("handoff")
@@ -599,6 +600,7 @@ def configure_logging(level: str) -> None:
     # On the handlers, not the loggers: a logger's filter skips records that its children propagate.
     for handler in logging.getLogger().handlers:
         handler.addFilter(SlackLibraryBodies())
+        handler.addFilter(DatabaseErrorValues())
     if level.upper() != "DEBUG":
         # Alembic logs every plugin it loads at INFO on each start, APScheduler every job run.
         logging.getLogger("alembic").setLevel(logging.WARNING)
