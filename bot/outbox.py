@@ -35,7 +35,9 @@ DROPPED = "dropped"
 # Errors that another attempt cannot fix: the item waits for an admin.
 PARK_ERRORS = frozenset(
     {"channel_not_found", "not_in_channel", "users_not_found", "user_not_found", "invalid_blocks",
-     "invalid_auth", "not_authed", "account_inactive", "is_archived", "msg_too_long", "no_text"}
+     "invalid_auth", "not_authed", "account_inactive", "is_archived", "msg_too_long", "no_text",
+     # The app was installed before manifest.yml asked for a scope that this call needs.
+     "missing_scope"}
 )
 # Kind of the Slack messages that tell the admins about a parked item; they are never alerted on.
 ADMIN_ALERT = "admin_alert"
@@ -465,7 +467,7 @@ class OutboxSender:
         Slack's files.list finds the file by its name, which contains the item's id (CHART_FILENAME).
         Raises SlackApiError when Slack cannot be searched, as `_find_earlier_post` does.
         files.list needs the files:read scope. An app installed before manifest.yml asked for it gets
-        missing_scope, so the item is retried until the outbox gives up on it.
+        missing_scope, and the item is parked with an alert to the admins to reinstall the app.
         """
         assert item.send_started_at is not None
         # Slack's files.list reference: ts_from keeps files created at or after it, in Unix seconds.
@@ -510,6 +512,11 @@ class OutboxSender:
             log.error("outbox.invalid_blocks id=%s kind=%s lead=%s fields=%s", item.id, item.kind, item.lead_id,
                       "; ".join(details) or "(Slack named none)")
             return self._park(item, "invalid_blocks: " + "; ".join(details) if details else "invalid_blocks", now)
+        if code == "missing_scope":
+            # Slack names the scope the call needed; the admin alert passes it on.
+            needed = response.get("needed") if hasattr(response, "get") else None
+            reason = f"missing_scope: needed {needed}" if needed else "missing_scope"
+            return self._park(item, reason, now, result_unknown=result_unknown)
         if code in PARK_ERRORS:
             return self._park(item, str(code), now, result_unknown=result_unknown)
         return self._retry(item, str(code or f"HTTP {status}"), now, None, result_unknown=result_unknown)

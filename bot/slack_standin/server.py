@@ -141,6 +141,7 @@ class _Fault:
     status: int
     retry_after: int
     remaining: int
+    fields: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -1324,6 +1325,7 @@ class SlackStandin:
         status: int = 429,
         retry_after: int = 1,
         times: int = 1,
+        fields: dict[str, Any] | None = None,
     ) -> None:
         """Make the next ``times`` calls of ``method`` fail, after any failures already queued.
 
@@ -1331,7 +1333,8 @@ class SlackStandin:
         and the body ``{"ok": false, "error": "ratelimited"}``. With status 500-599 it is
         that HTTP status and ``{"ok": false, "error": "internal_error"}``. With status 200
         it is ``{"ok": false, "error": error}``, so ``error`` is required then. For 429
-        and 5xx, ``error`` replaces the default error code in the body.
+        and 5xx, ``error`` replaces the default error code in the body. ``fields`` are added
+        to the body, e.g. ``{"needed": "files:read"}`` as Slack adds to ``missing_scope``.
         """
         if status == 200 and not error:
             raise ValueError(
@@ -1343,7 +1346,7 @@ class SlackStandin:
             raise ValueError(f"times must be at least 1, not {times}")
         default_error = "ratelimited" if status == 429 else "internal_error"
         with self._lock:
-            self._faults[method].append(_Fault(error or default_error, status, retry_after, times))
+            self._faults[method].append(_Fault(error or default_error, status, retry_after, times, dict(fields or {})))
 
     def set_latency(self, seconds: float, method: str | None = None) -> None:
         """Delay responses by ``seconds``: those of ``method``, or of every method if None.
@@ -1443,7 +1446,7 @@ class SlackStandin:
         fault.remaining -= 1
         if fault.remaining == 0:
             queue.popleft()
-        body = {"ok": False, "error": fault.error}
+        body = {**fault.fields, "ok": False, "error": fault.error}
         if fault.status == 429:
             return _Reply(429, body, {"Retry-After": str(fault.retry_after)})
         return _Reply(fault.status, body)

@@ -37,6 +37,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "The message breaks a Block Kit limit, which is a bug in the bot. "
               "Report the item number to the developers: the log names the field.",
     },
+    "outbox.fix.missing_scope": {
+        "nl": "De Slack-app mist een recht (scope) dat deze aanroep nodig heeft. Installeer de app opnieuw "
+              "met de bijgewerkte `manifest.yml`, zodat Slack de nieuwe rechten toekent.",
+        "en": "The Slack app lacks a scope that this call needs. Reinstall the app with the updated "
+              "`manifest.yml`, so that Slack grants the new scopes.",
+    },
     "outbox.fix.failed": {
         "nl": "Slack nam het bericht niet op tijd aan. Kijk op de statuspagina van Slack en controleer SLACK_BOT_TOKEN.",
         "en": "Slack did not accept the message in time. Check Slack's status page and SLACK_BOT_TOKEN.",

@@ -188,6 +188,19 @@ def test_failed_file_search_does_not_upload(db: Database, slack: SlackStandin, c
     assert len(slack.files(SALES)) == 1
 
 
+def test_file_search_without_scope_parks(db: Database, slack: SlackStandin, clock: FixedClock) -> None:
+    sender = lose_upload_response(db, slack, clock, shared=True)
+    slack.fail_next("files.list", status=200, error="missing_scope", fields={"needed": "files:read"})
+
+    report = sender.deliver_due()
+
+    assert report.parked == 1
+    assert upload_count(slack) == 1
+    [item] = chart_items(db)
+    assert item.status == "parked"
+    assert item.last_error == "missing_scope: needed files:read"
+
+
 def test_file_search_reads_later_pages(db: Database, slack: SlackStandin, clock: FixedClock,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(outbox, "FILES_PAGE_SIZE", 2)

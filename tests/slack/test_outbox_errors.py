@@ -56,6 +56,7 @@ def admins(harness: Harness) -> Harness:
     [
         ("channel_not_found", "Controleer of het kanaal nog bestaat"),
         ("not_in_channel", "/invite @Lead Handoff"),
+        ("missing_scope", "Installeer de app opnieuw"),
     ],
 )
 def test_channel_error_parks_and_alerts(admins: Harness, error: str, fix: str) -> None:
