@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -722,3 +723,14 @@ def test_add_then_measure_round_trip(
     assert end >= start
     if duration > timedelta(0):
         assert calendar.is_working_time(end) or _is_interval_end(calendar, end)
+
+
+def test_india_calendar_checks_without_warning() -> None:
+    calendar_module._holiday_catalog.cache_clear()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        calendar = BusinessCalendar(CalendarConfig(timezone="Asia/Kolkata", holiday_country="IN"))
+        working = calendar.add_working_days(datetime(2026, 1, 5, 9, tzinfo=UTC), 3)
+
+    assert working > datetime(2026, 1, 5, 9, tzinfo=UTC)
+    assert [str(warning.message) for warning in caught] == []
