@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from alembic.script import ScriptDirectory
-
 from bot.channels import resolve_configured_channels
 from bot.clock import Clock, SystemClock
 from bot.config import load_config
 from bot.runtime import Runtime
 from bot.settings import Settings
 from storage.db import Database, normalise_url
-from storage.migrate import alembic_config, current_revision, upgrade
+from storage.migrate import current_revision, head_revision, upgrade
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +25,7 @@ def prepare_database(url: str) -> None:
     if url.startswith("sqlite"):
         upgrade(url)
         return
-    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    head = head_revision()
     current = current_revision(url)
     if current != head:
         raise DatabaseNotReady(

@@ -12,12 +12,14 @@ from urllib.parse import parse_qs
 
 from slack_bolt import BoltRequest
 from slack_sdk.signature import SignatureVerifier
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
+from bot.intake.signing import TIMESTAMP_PATTERN
 from bot.intake.webhook import handle_delivery
 from bot.outbox import OutboxSender
 from bot.runtime import Runtime
 from handlers.app import HandoffApp
+from storage.migrate import head_revision
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,8 @@ class WebApp:
         self.rt = rt
         self.bolt = bolt
         self.sender = sender
+        # The migration this code needs: /healthz compares the database with it.
+        self.schema_head = head_revision()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
@@ -73,6 +77,11 @@ class WebApp:
         return environ["wsgi.input"].read(length), None
 
     def _slack(self, environ: dict[str, Any], body: bytes, headers: dict[str, str], start_response: StartResponse) -> Iterable[bytes]:
+        timestamp = headers.get("x-slack-request-timestamp")
+        if timestamp is not None and not TIMESTAMP_PATTERN.fullmatch(timestamp):
+            # Bolt's signature check would fail with a server error on such a value.
+            log.warning("slack.rejected status=401 reason=timestamp bytes=%s", len(body))
+            return _json(start_response, 401, {"error": "X-Slack-Request-Timestamp must be Unix seconds"})
         # Queued listener work waits until this request has its response (ListenerWork.request_in_flight).
         with self.bolt.listener_work.request_in_flight():
             try:
@@ -81,9 +90,10 @@ class WebApp:
                     query=parse_qs(environ.get("QUERY_STRING", "")),
                     headers={name: [value] for name, value in headers.items()},
                 )
-                if _has_malformed_actions(request.body) and self._signed(body, headers):
-                    # slack_bolt 1.30 responds 500 when an action is not an object, and Slack never sends that shape.
-                    log.warning("slack.invalid_payload status=400 error=actions bytes=%s", len(body))
+                if _has_malformed_shape(request.body) and self._signed(body, headers):
+                    # slack_bolt 1.30 responds 500 when an action or an event is not an object, and Slack never
+                    # sends that shape.
+                    log.warning("slack.invalid_payload status=400 error=shape bytes=%s", len(body))
                     return _json(start_response, 400, {"error": "the Slack payload could not be read"})
                 response = self.bolt.dispatch(request)
             except (ValueError, TypeError, KeyError, AttributeError, IndexError) as error:
@@ -106,17 +116,30 @@ class WebApp:
     def _health(self, start_response: StartResponse) -> Iterable[bytes]:
         try:
             with self.rt.db.engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
+                migrated = inspect(connection).has_table("alembic_version")
+                revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar() if migrated else None
         except Exception as error:  # noqa: BLE001 - any database failure makes the process unhealthy
             log.error("healthz.database_unreachable error=%s", type(error).__name__)
             return _json(start_response, 503, {"status": "database unreachable"})
+        if not migrated:
+            # The database was never migrated, or the URL points at another schema.
+            log.error("healthz.schema_missing: run 'handoff db upgrade'")
+            return _json(start_response, 503, {"status": "database schema missing: run 'handoff db upgrade'"})
+        if revision != self.schema_head:
+            log.error("healthz.schema_outdated revision=%s needed=%s", revision, self.schema_head)
+            return _json(start_response, 503, {"status": f"database schema is at revision {revision}, this version "
+                                                         f"needs {self.schema_head}: run 'handoff db upgrade'"})
         return _json(start_response, 200, {"status": "ok"})
 
 
-def _has_malformed_actions(parsed_body: Any) -> bool:
-    """Tell whether an interaction payload, as Bolt parsed it, lists an action that is not a JSON object."""
-    actions = parsed_body.get("actions") if isinstance(parsed_body, dict) else None
-    return isinstance(actions, list) and any(not isinstance(action, dict) for action in actions)
+def _has_malformed_shape(parsed_body: Any) -> bool:
+    """Tell whether a body, as Bolt parsed it, lists an action or carries an event that is not a JSON object."""
+    if not isinstance(parsed_body, dict):
+        return False
+    actions = parsed_body.get("actions")
+    if isinstance(actions, list) and any(not isinstance(action, dict) for action in actions):
+        return True
+    return "event" in parsed_body and not isinstance(parsed_body["event"], dict)
 
 
 def _headers(environ: dict[str, Any]) -> dict[str, str]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 from storage.db import normalise_url
 
@@ -17,6 +19,12 @@ def alembic_config(url: str) -> Config:
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", normalise_url(url).replace("%", "%%"))
     return config
+
+
+@functools.lru_cache(maxsize=1)
+def head_revision() -> str | None:
+    """Return the newest migration of this code, read from the migration scripts once per process."""
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
 def upgrade(url: str, revision: str = "head") -> None:

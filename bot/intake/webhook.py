@@ -50,14 +50,24 @@ def _errors(error: ValidationError, index: int) -> list[dict[str, Any]]:
     return details
 
 
+def _load_json(body: bytes) -> tuple[Any, str | None]:
+    """Decode a delivery's JSON; return the data, or None and the reason it cannot be read."""
+    try:
+        return json.loads(body), None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        return None, f"body is not valid JSON: {error}"
+    except RecursionError:
+        return None, "body is nested too deeply to be a lead"
+    except ValueError:
+        # Python refuses to convert integers of more than 4,300 digits (sys.get_int_max_str_digits).
+        return None, "body contains a number with too many digits; send numbers of at most 4,300 digits"
+
+
 def parse_body(body: bytes) -> tuple[list[LeadInput], list[dict[str, Any]]]:
     """Parse one lead object or {"leads": [...]}; return the leads or the errors, never both."""
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        return [], [{"lead": None, "field": None, "message": f"body is not valid JSON: {error}"}]
-    except RecursionError:
-        return [], [{"lead": None, "field": None, "message": "body is nested too deeply to be a lead"}]
+    data, problem = _load_json(body)
+    if problem is not None:
+        return [], [{"lead": None, "field": None, "message": problem}]
     if isinstance(data, list):
         return [], [{"lead": None, "field": None, "message": 'expected a lead object or {"leads": [...]}, not a JSON array'}]
     if isinstance(data, dict) and "leads" in data and len(data) > 1:
@@ -90,9 +100,8 @@ class _Refused(Exception):
 
 def _outcomes_in(body: bytes) -> list[object] | None:
     """Return the `outcomes` list of a body of the form {"outcomes": [...]}, or None for a lead delivery."""
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+    data, problem = _load_json(body)
+    if problem is not None:
         return None
     if isinstance(data, dict) and set(data) == {"outcomes"}:
         items = data["outcomes"]
@@ -143,6 +152,7 @@ def handle_delivery(rt: Runtime, body: bytes, headers: dict[str, str], *, now_ep
     """Handle a POST /leads: 401 for a bad signature, 400 for bad input, 200 with the lead ids."""
     secret = rt.settings.webhook_secret
     if secret is None or not secret.get_secret_value():
+        log.warning("webhook.rejected status=503 reason=disabled bytes=%s", len(body))
         return WebhookResponse(503, {"error": "intake webhook disabled: set HANDOFF_WEBHOOK_SECRET to enable it"})
     lowered = {name.lower(): value for name, value in headers.items()}
     signature = lowered.get("x-handoff-signature")

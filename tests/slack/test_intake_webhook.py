@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import time
 from typing import Any
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
 
-from harness import Harness
+from bot.intake.signing import sign
+from bot.slack_standin.interactions import signed_headers
+from harness import SIGNING_SECRET, WEBHOOK_SECRET, Harness
 from storage.models import Lead, LeadTransition, OutboxItem
 
 
@@ -203,3 +208,91 @@ def test_outcome_for_raw_lead_is_a_conflict(harness: Harness) -> None:
     # The API speaks English to the integrator and names the stages that take an outcome.
     assert "raw lead" in message
     assert "only for an opportunity, or for an SQL" in message
+
+
+def test_healthz_rejects_outdated_schema(harness: Harness) -> None:
+    head = harness.web.schema_head
+    # The PostgreSQL schema is shared by the whole test session, so the revision is put back.
+    with harness.rt.db.transaction() as session:
+        session.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+    try:
+        reply = harness.request("/healthz", b"", {}, method="GET")
+    finally:
+        with harness.rt.db.transaction() as session:
+            session.execute(text("UPDATE alembic_version SET version_num = :head"), {"head": head})
+
+    assert reply.status == 503
+    assert "revision 0001" in reply.json()["status"]
+    assert "handoff db upgrade" in reply.json()["status"]
+
+
+def test_healthz_rejects_missing_schema(harness: Harness) -> None:
+    with harness.rt.db.transaction() as session:
+        session.execute(text("ALTER TABLE alembic_version RENAME TO alembic_version_hidden"))
+    try:
+        reply = harness.request("/healthz", b"", {}, method="GET")
+    finally:
+        with harness.rt.db.transaction() as session:
+            session.execute(text("ALTER TABLE alembic_version_hidden RENAME TO alembic_version"))
+
+    assert reply.status == 503
+    assert reply.json() == {"status": "database schema missing: run 'handoff db upgrade'"}
+
+
+def test_disabled_webhook_is_logged(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    harness.rt.settings.webhook_secret = None
+    caplog.set_level(logging.INFO)
+
+    assert harness.webhook(lead_json()).status == 503
+
+    assert "webhook.rejected status=503 reason=disabled" in caplog.text
+
+
+@pytest.mark.parametrize("timestamp", ["9" * 400, "abc", "-5", "١٧٠٠٠٠٠٠٠٠"])
+def test_malformed_webhook_timestamp_is_401(harness: Harness, caplog: pytest.LogCaptureFixture, timestamp: str) -> None:
+    body = json.dumps(lead_json()).encode()
+    headers = {"content-type": "application/json", "x-handoff-timestamp": timestamp, "x-handoff-signature": "v1=00"}
+
+    reply = harness.request("/leads", body, headers)
+
+    assert reply.status == 401
+    assert "must be Unix seconds" in reply.json()["error"]
+    assert "Traceback" not in caplog.text
+    assert count(harness, Lead) == 0
+
+
+def test_number_with_too_many_digits_is_400(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    body = b'{"source": "website", "external_id": "N-1", "employees": 1' + b"0" * 5000 + b"}"
+    stamp = int(time.time())
+    headers = {"content-type": "application/json", "x-handoff-timestamp": str(stamp),
+               "x-handoff-signature": sign(WEBHOOK_SECRET, stamp, body)}
+
+    reply = harness.request("/leads", body, headers)
+
+    assert reply.status == 400
+    assert "too many digits" in reply.json()["details"][0]["message"]
+    assert "Traceback" not in caplog.text
+    assert count(harness, Lead) == 0
+
+
+@pytest.mark.parametrize("timestamp", ["abc", "9" * 400])
+def test_malformed_slack_timestamp_is_401(harness: Harness, caplog: pytest.LogCaptureFixture, timestamp: str) -> None:
+    headers = {"content-type": "application/x-www-form-urlencoded", "x-slack-request-timestamp": timestamp,
+               "x-slack-signature": "v0=00"}
+
+    reply = harness.request("/slack/events", b"command=/funnel", headers)
+
+    assert reply.status == 401
+    assert "slack.rejected status=401 reason=timestamp" in caplog.text
+    assert "ERROR" not in [record.levelname for record in caplog.records]
+
+
+def test_event_that_is_not_object_is_400(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    body = json.dumps({"type": "event_callback", "team_id": "T0HANDOFF1", "event_id": "Ev1", "event": "nope"})
+    headers = signed_headers(SIGNING_SECRET, body)
+    headers["content-type"] = "application/json"
+
+    reply = harness.request("/slack/events", body.encode(), headers)
+
+    assert reply.status == 400
+    assert "ERROR" not in [record.levelname for record in caplog.records]
