@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 from datetime import timedelta
+from types import FrameType
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
@@ -68,8 +71,16 @@ def run_forever(rt: Runtime, sender: OutboxSender) -> None:
             _apply_retention, "interval", args=(rt,), seconds=RETENTION_INTERVAL.total_seconds(),
             id="retention", max_instances=1, coalesce=True, next_run_time=rt.clock.now() + RETENTION_FIRST_DELAY,
         )
-    log.info("clock.started interval_s=%s retention_days=%s", rt.settings.sweep_interval_seconds, retention_days)
+    if threading.current_thread() is threading.main_thread():
+        # SIGTERM (Procfile platforms, systemd, `docker stop`) would end the process without a word.
+        # As SystemExit it leaves scheduler.start(), and a sweep in progress finishes first.
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
+        log.info("clock.started interval_s=%s retention_days=%s", rt.settings.sweep_interval_seconds, retention_days)
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):
         log.info("clock.stopped")
+
+
+def _exit_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)

@@ -357,3 +357,28 @@ def test_processes_start_while_slack_is_unreachable(tmp_path: Path) -> None:
         clock_output, _ = clock.communicate(timeout=20)
     assert "slack.unreachable_at_start" in web_output
     assert "Traceback" not in web_output + clock_output
+
+
+def test_clock_logs_stop_on_sigterm(tmp_path: Path) -> None:
+    with SlackStandin() as slack:
+        env = clean_env(tmp_path, SLACK_BOT_TOKEN="xoxb-e2e", SLACK_SIGNING_SECRET="e2e-secret",
+                        SLACK_API_URL=slack.base_url, SWEEP_INTERVAL_SECONDS="1")
+        process = subprocess.Popen([*HANDOFF, "clock"], env=env, cwd=tmp_path,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            assert process.stdout is not None
+            deadline = time.monotonic() + 60
+            started = False
+            while time.monotonic() < deadline and not started:
+                line = process.stdout.readline()
+                if not line and process.poll() is not None:
+                    break
+                started = "clock.started" in line
+            assert started, "the clock process did not log clock.started"
+        finally:
+            process.terminate()
+            output, _ = process.communicate(timeout=30)
+
+    assert process.returncode == 0
+    assert "clock.stopped" in output
+    assert "Traceback" not in output
