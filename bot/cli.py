@@ -16,12 +16,16 @@ import sys
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from bot.config import ConfigError
 from bot.log_filters import DatabaseErrorValues
-from bot.settings import SLACK_APP_HELP, Settings
+from bot.settings import LOG_LEVELS, SLACK_APP_HELP, Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.exc import OperationalError
 
 log = logging.getLogger("handoff")
 
@@ -163,6 +167,11 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"{sent} Slack messages sent; the clock process retries anything that failed")
     elif not args.no_deliver:
         print("Slack settings missing: the cards wait in the outbox until the bot runs (see 'handoff run')")
+    if report.rows == 0:
+        # A header without data rows points to a failed or over-filtered export,
+        # so a script that runs the import must notice.
+        print(f"{path.name}: no data rows after the header, so nothing was imported; check the export", file=sys.stderr)
+        return 1
     if report.errors and not report.imported:
         # Nothing usable was in the file: a script that runs the import must notice.
         print(f"{path.name}: no row could be imported; fix the rows above or choose another --mapping", file=sys.stderr)
@@ -337,6 +346,8 @@ def cmd_outcome(args: argparse.Namespace) -> int:
     with rt.db.transaction() as session:
         result = close_from_crm(session, rt, lead_id=args.lead, won=args.outcome == "won", actor="cli",
                                 reference=args.opportunity)
+    if result.status == "not_found":
+        raise SystemExit(f"no lead with id {args.lead}; /lead in Slack shows a lead's id")
     if not result.done:
         raise SystemExit(f"lead {args.lead}: {result.message or result.status}")
     print(f"lead {args.lead}: {args.outcome}")
@@ -477,7 +488,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="handoff", description="Marketing-to-sales lead handoff bot for Slack.")
-    parser.add_argument("--log-level", default=None, help="Logging level (default: LOG_LEVEL or INFO).")
+    parser.add_argument("--log-level", default=None, type=str.upper, choices=LOG_LEVELS,
+                        help="Logging level (default: LOG_LEVEL or INFO).")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="Start the bot: Socket Mode with SLACK_APP_TOKEN, else HTTP, plus the clock.")
@@ -507,7 +519,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     funnel = sub.add_parser("funnel", help="Print the /funnel report in the terminal.")
     funnel.add_argument("period", nargs="*", help="week (default), last-week, month, quarter or YYYY-MM-DD..YYYY-MM-DD.")
-    funnel.add_argument("--language", choices=["nl", "en"], default=None, help="Language of the report.")
+    funnel.add_argument("--language", choices=["nl", "en"], default=None,
+                        help="Language of the report and of its messages about PERIOD (default: DEFAULT_LANGUAGE).")
     funnel.set_defaults(func=cmd_funnel)
 
     outbox = sub.add_parser("outbox", help="List Slack messages that could not be delivered, and retry them.")
@@ -617,6 +630,34 @@ def masked_settings(settings: Settings) -> dict[str, object]:
     return {names.get(name, name.upper()): value for name, value in values.items()}
 
 
+def describe_database_error(error: OperationalError, database_url: str) -> str:
+    """Describe a failed database connection or operation in one line, naming the server but never the password."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    # Only the driver's first line, because SQLAlchemy's text adds the SQL statement and a link.
+    driver_text = str(error.orig).strip()
+    reason = driver_text.splitlines()[0] if driver_text else type(error.orig).__name__
+    if url.password:
+        reason = reason.replace(str(url.password), "***")
+    if url.get_backend_name() == "sqlite":
+        where = f"SQLite database {url.database or '(in memory)'}"
+        fix = "check DATABASE_URL (sqlite:///path.db) and that the file and its folder are writable"
+    else:
+        where = f"PostgreSQL server {url.host or 'localhost'}:{url.port or 5432}"
+        fix = "check that PostgreSQL runs there and that DATABASE_URL (postgresql://user@host:port/db) is right"
+    if error.statement is None:
+        return f"cannot connect to the {where}: {reason}; {fix}"
+    return f"database error on the {where}: {reason}"
+
+
+def _database_url_of_environment() -> str:
+    try:
+        return Settings().database_url
+    except ValidationError:
+        return Settings.model_fields["database_url"].default
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     level = args.log_level
@@ -628,8 +669,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ValidationError:
             level = "INFO"
     configure_logging(level)
+    from sqlalchemy.exc import OperationalError
+
     try:
         return int(args.func(args) or 0)
+    except OperationalError as error:
+        if args.command == "demo":
+            raise  # the demo uses a database of its own, not DATABASE_URL
+        log.debug("database.failed", exc_info=True)
+        print(describe_database_error(error, _database_url_of_environment()), file=sys.stderr)
+        return 1
     except BrokenPipeError:
         # The reader of our output went away (`handoff funnel | head`). As the Python docs on
         # SIGPIPE advise, stdout now points at devnull, so the flush at exit does not fail again.

@@ -433,6 +433,10 @@ def load_config(path: Path | str) -> HandoffConfig:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    except UnicodeDecodeError as error:
+        # A subclass of ValueError, so it comes before the date case below.
+        raise ConfigError(f"{path} is not UTF-8 text (invalid byte 0x{error.object[error.start]:02x} at byte offset "
+                          f"{error.start}); save it as UTF-8") from None
     except ValueError as error:
         # PyYAML builds dates itself, so 2026-13-01 fails while the file is read.
         raise ConfigError(f"{path}: a value could not be read ({error}); write dates as YYYY-MM-DD") from None

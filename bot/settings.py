@@ -10,6 +10,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Language = Literal["nl", "en"]
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# URL schemes of DATABASE_URL. The project installs only psycopg 3 and Python's sqlite3, and
+# storage.db.normalise_url maps the plain PostgreSQL schemes to the psycopg driver.
+SUPPORTED_DATABASE_SCHEMES = frozenset(
+    {"sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg", "postgres"}
+)
 
 SLACK_APP_HELP = (
     "Create the Slack app from manifest.yml (https://api.slack.com/apps > Create New App > "
@@ -117,12 +122,15 @@ class Settings(BaseSettings):
         from sqlalchemy.exc import ArgumentError
 
         try:
-            make_url(value)
+            url = make_url(value)
         except ArgumentError:
             # The URL may carry a password, so only its scheme is repeated.
             scheme = value.split(":", 1)[0] if ":" in value else "no scheme"
             raise ValueError(f"not a SQLAlchemy URL ({scheme}); use sqlite:///path.db or "
                              "postgresql://user@host/db") from None
+        if url.drivername not in SUPPORTED_DATABASE_SCHEMES:
+            raise ValueError(f"unsupported scheme {url.drivername!r}; the bot runs on SQLite or PostgreSQL, "
+                             "so use sqlite:///path.db or postgresql://user@host/db")
         return value
 
     @field_validator("personal_data_retention_days", mode="before")

@@ -13,7 +13,8 @@ Input:
 - delimiter: comma, semicolon or tab, detected from the header line, or an Excel
   `sep=X` first line;
 - encoding: UTF-8 with or without BOM. A file that is not valid UTF-8 is read as
-  Windows-1252 (cp1252), and the summary records a warning about it;
+  Windows-1252 (cp1252), and the summary records a warning about it. A file that
+  starts with a UTF-16 byte order mark is rejected;
 - blank lines and rows whose cells are all empty are skipped; rows with more or fewer
   fields than the header are errors.
 
@@ -485,7 +486,13 @@ def _open_input(source: str | os.PathLike[str] | IO[bytes] | IO[str]) -> _TextIn
 
 def _wrap_binary(binary: IO[bytes], *, owned: bool) -> _TextInput:
     start = binary.tell()
-    has_bom = binary.read(len(codecs.BOM_UTF8)) == codecs.BOM_UTF8
+    head = binary.read(len(codecs.BOM_UTF8))
+    has_bom = head == codecs.BOM_UTF8
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        # Excel's "Unicode Text" format. Without this check the bytes pass as cp1252 and the
+        # header becomes a list of NUL escapes.
+        raise CsvReadError("the file is UTF-16 text, as Excel's \"Unicode Text\" format writes it; "
+                           "save it as CSV UTF-8 and try again")
     binary.seek(start)
     invalid_line = _first_undecodable_line(binary, "utf-8")
 
@@ -1055,7 +1062,7 @@ def read_leads(
     the mapping sets `timezone`. `max_errors` caps the errors kept in `summary`.
 
     Raises MappingError when the header lacks a column that the mapping requires,
-    CsvReadError when the file is empty or is neither UTF-8 nor cp1252 text, and
+    CsvReadError when the file is empty, is UTF-16, or is neither UTF-8 nor cp1252 text, and
     ValueError for an unknown time zone.
     """
     return LeadReader(path_or_stream, mapping, default_tz=default_tz, max_errors=max_errors)

@@ -382,3 +382,99 @@ def test_clock_logs_stop_on_sigterm(tmp_path: Path) -> None:
     assert process.returncode == 0
     assert "clock.stopped" in output
     assert "Traceback" not in output
+
+
+def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
+    # Port 1 on the loopback refuses the connection at once.
+    env = clean_env(tmp_path, DATABASE_URL="postgresql://nobody:db-secret@127.0.0.1:1/x")
+    csv_path = tmp_path / "export.csv"
+    csv_path.write_text("Record ID;Company Name\n1;Fictief BV\n", encoding="utf-8")
+    for command in (["funnel"], ["import", str(csv_path), "--no-deliver"], ["db", "upgrade"], ["outbox"]):
+        result = run(command, env, tmp_path)
+        assert result.returncode == 1, command
+        assert "Traceback" not in result.stderr, command
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert "cannot connect to the PostgreSQL server 127.0.0.1:1" in result.stderr, command
+        assert "postgresql://user@host:port/db" in result.stderr, command
+        assert "db-secret" not in result.stderr, command
+
+
+@pytest.mark.postgres
+def test_missing_postgres_database_is_one_line(tmp_path: Path, postgres_schema_url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    server = make_url(postgres_schema_url)
+    url = server.set(drivername="postgresql", database="handoff_no_such_database", query={})
+    env = clean_env(tmp_path, DATABASE_URL=url.render_as_string(hide_password=False))
+    result = run(["funnel"], env, tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert f"cannot connect to the PostgreSQL server {server.host}:{server.port or 5432}" in result.stderr
+    assert 'database "handoff_no_such_database" does not exist' in result.stderr
+
+
+def test_unopenable_sqlite_file_is_one_line(tmp_path: Path) -> None:
+    folder = tmp_path / "a-folder.db"
+    folder.mkdir()
+    result = run(["funnel"], clean_env(tmp_path, DATABASE_URL=f"sqlite:///{folder}"), tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert f"cannot connect to the SQLite database {folder}" in result.stderr
+    assert "sqlite:///path.db" in result.stderr
+
+
+def test_unsupported_database_scheme_is_named(tmp_path: Path) -> None:
+    cases = (("mysql://x", "mysql"), ("postgresql+psycopg2://bot:db-secret@127.0.0.1/db", "postgresql+psycopg2"))
+    for url, scheme in cases:
+        for command in (["funnel"], ["config", "check"]):
+            result = run(command, clean_env(tmp_path, DATABASE_URL=url), tmp_path)
+            assert result.returncode == 1, (url, command)
+            assert "Traceback" not in result.stderr, (url, command)
+            assert f"DATABASE_URL: unsupported scheme {scheme!r}" in result.stderr, (url, command)
+            assert "sqlite:///path.db or postgresql://user@host/db" in result.stderr, (url, command)
+            assert "db-secret" not in result.stderr + result.stdout, (url, command)
+
+
+def test_log_level_option_is_checked(tmp_path: Path) -> None:
+    result = run(["--log-level", "LOUD", "config", "check"], clean_env(tmp_path), tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "argument --log-level: invalid choice: 'LOUD'" in result.stderr
+    lower_case = run(["--log-level", "warning", "config", "check"], clean_env(tmp_path), tmp_path)
+    assert lower_case.returncode == 0, lower_case.stderr
+
+
+def test_import_of_utf16_file_names_the_encoding(tmp_path: Path) -> None:
+    header = "Record ID\tEmail\tCompany Name\tCountry/Region\n1\ta@fictief.nl\tFictief BV\tNL\n"
+    path = tmp_path / "excel-unicode.txt"
+    path.write_bytes(header.encode("utf-16"))  # with a byte order mark, as Excel writes it
+    result = run(["import", str(path), "--no-deliver"], clean_env(tmp_path), tmp_path)
+    assert result.returncode == 1
+    assert "the file is UTF-16 text" in result.stderr
+    assert "save it as CSV UTF-8" in result.stderr
+    assert "\\x00" not in result.stderr
+
+
+def test_import_of_header_only_fails(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text("Record ID;Email;Company Name;Country/Region\n", encoding="utf-8-sig")
+    result = run(["import", str(path), "--no-deliver"], clean_env(tmp_path), tmp_path)
+    assert result.returncode == 1
+    assert "rows 0" in result.stdout
+    assert "export.csv: no data rows after the header, so nothing was imported" in result.stderr
+
+
+def test_config_that_is_not_utf8_is_named(tmp_path: Path) -> None:
+    config = tmp_path / "handoff.yml"
+    config.write_bytes(b"caf\xe9: 1\n")
+    result = run(["config", "check"], clean_env(tmp_path, HANDOFF_CONFIG=str(config)), tmp_path)
+    assert result.returncode == 1
+    assert f"{config} is not UTF-8 text (invalid byte 0xe9 at byte offset 3); save it as UTF-8" in result.stderr
+    assert "YYYY-MM-DD" not in result.stderr
+
+
+def test_outcome_of_unknown_lead_names_the_id(tmp_path: Path) -> None:
+    result = run(["outcome", "999999", "won"], clean_env(tmp_path), tmp_path)
+    assert result.returncode == 1
+    assert "no lead with id 999999" in result.stderr
+    assert "no longer exists" not in result.stderr

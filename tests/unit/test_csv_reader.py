@@ -213,6 +213,16 @@ def test_bytes_neither_utf8_nor_cp1252_raise(tmp_path: Path) -> None:
         read_leads(path, make_mapping())
 
 
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_file_raises(tmp_path: Path, encoding: str) -> None:
+    # Excel's "Unicode Text": a byte order mark, then UTF-16 with tabs.
+    path = write(tmp_path, "\ufeff" + csv_text([row()], "\t"), encoding=encoding)
+
+    with pytest.raises(CsvReadError, match="the file is UTF-16 text") as raised:
+        read_leads(path, make_mapping())
+    assert "save it as CSV UTF-8" in str(raised.value)
+
+
 def test_empty_file_raises(tmp_path: Path) -> None:
     path = write(tmp_path, "\r\n\r\n")
 
