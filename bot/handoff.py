@@ -8,9 +8,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from operator import attrgetter
 from typing import Literal
 
-from sqlalchemy import JSON, Table, bindparam, select
+from sqlalchemy import JSON, Table, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from bot import messages
@@ -130,11 +131,13 @@ def _insert_new(session: Session, rt: Runtime, inputs: list[LeadInput], *, actor
     qualifications = QualificationMemo(config.criteria, now)
     # plan_route depends only on the configuration and these three values, which few leads differ in.
     plans: dict[tuple[str | None, str | None, str | None], RoutePlan] = {}
+    lead_fields = attrgetter(*LEAD_FIELDS)
+    raw_values = {"stage": Stage.RAW.value, "version": 1, "created_at": now, "updated_at": now, "team_id": None,
+                  "rep_email": None, "routing": None, "mql_at": None, "first_mql_at": None, "decision_due_at": None}
     for data in inputs:
-        values: dict[str, object] = {name: getattr(data, name) for name in LEAD_FIELDS}
-        values.update(source=data.source, external_id=data.external_id, source_created_at=data.created_at,
-                      stage=Stage.RAW.value, version=1, created_at=now, updated_at=now, team_id=None, rep_email=None,
-                      routing=None, mql_at=None, first_mql_at=None, decision_due_at=None)
+        values: dict[str, object] = dict(zip(LEAD_FIELDS, lead_fields(data), strict=True))
+        values.update(raw_values)
+        values.update(source=data.source, external_id=data.external_id, source_created_at=data.created_at)
         result, values["qualification"] = qualifications.evaluate(data)
         new = _NewLead(values)
         if result.is_mql:
@@ -174,18 +177,19 @@ def _insert_new(session: Session, rt: Runtime, inputs: list[LeadInput], *, actor
         )
 
     lead_table: Table = Lead.__table__  # type: ignore[assignment]
+    # A bulk insert returns no ids (SQLite would need one INSERT per row to return them in
+    # order), so the ids are reserved before it, in input order.
+    ids = _next_lead_ids(session, len(leads))
+    for lead_id, new in zip(ids, leads, strict=True):
+        new.values["id"] = lead_id
     # A None routing must be SQL NULL, as when the one-row path leaves the column out, not JSON null.
     insert_rows(session, lead_table, [new.values for new in leads], types={"routing": JSON(none_as_null=True)})
-    # A bulk insert returns no ids (SQLite would need one INSERT per row to return them in
-    # order), so one look-up by the unique (source, external_id) finds them.
-    keys = [(str(new.values["source"]), str(new.values["external_id"])) for new in leads]
-    found = _lead_ids(session, keys)
-    ids = [found[key] for key in keys]
 
     transitions: list[dict[str, object]] = []
     clocks: list[dict[str, object]] = []
     outbox: list[dict[str, object]] = []
     homes_waiting: set[str] = set()
+    home_owners: set[tuple[str, str | None]] = set()
     contact_due: dict[str, datetime] = {}
     no_details: dict[str, object] = {}
     qualified_details: dict[int, dict[str, object]] = {}
@@ -193,14 +197,14 @@ def _insert_new(session: Session, rt: Runtime, inputs: list[LeadInput], *, actor
     # kind serves every lead of the batch, with one alert schedule object to serialise.
     clock_templates: dict[tuple[str, str, str], dict[str, object]] = {}
     results: list[IngestResult] = []
+    raw, nurture = Stage.RAW.value, Stage.NURTURE.value
     for lead_id, new in zip(ids, leads, strict=True):
-        new.values["id"] = lead_id
         stage = str(new.values["stage"])
         results.append(IngestResult(lead_id=lead_id, created=True, stage=stage))
         transitions.append({"lead_id": lead_id, "at": now, "actor": actor, "from_stage": None,
-                            "to_stage": Stage.RAW.value, "reason": "created", "details": no_details})
-        if stage == Stage.NURTURE.value:
-            transitions.append({"lead_id": lead_id, "at": now, "actor": actor, "from_stage": Stage.RAW.value,
+                            "to_stage": raw, "reason": "created", "details": no_details})
+        if stage == nurture:
+            transitions.append({"lead_id": lead_id, "at": now, "actor": actor, "from_stage": raw,
                                 "to_stage": stage, "reason": "not_engaged", "details": no_details})
         if new.decision is None:
             continue
@@ -208,7 +212,7 @@ def _insert_new(session: Session, rt: Runtime, inputs: list[LeadInput], *, actor
         routing = new.values["routing"]
         if id(routing) not in qualified_details:
             qualified_details[id(routing)] = {"routing": routing}
-        transitions.append({"lead_id": lead_id, "at": now, "actor": actor, "from_stage": Stage.RAW.value,
+        transitions.append({"lead_id": lead_id, "at": now, "actor": actor, "from_stage": raw,
                             "to_stage": stage, "reason": "qualified", "details": qualified_details[id(routing)]})
         team_id = decision.team_id
         if team_id not in contact_due:
@@ -222,19 +226,43 @@ def _insert_new(session: Session, rt: Runtime, inputs: list[LeadInput], *, actor
         rep = decision.rep
         key, payload = new_card(lead_id, int(new.values["version"]), rep)
         outbox.append(outbox_row(key, "card", "chat.postMessage", payload, now, lead_id))
-        manager = config.manager_of(rep)
-        for user_id in dict.fromkeys([rep.slack_user_id, *([manager.slack_user_id] if manager else [])]):
-            if user_id in homes_waiting:
-                continue
-            homes_waiting.add(user_id)
-            if not home_refresh_waiting(session, user_id):
-                outbox.append(outbox_row(f"home:{user_id}:{uuid.uuid4().hex}", "home", "views.publish",
-                                          {"user_id": user_id, "home": True}, now, None))
+        # The Home tabs to refresh depend only on the rep and their manager, so the first lead of
+        # each rep queues them and the rep's later leads find them queued.
+        if (rep.slack_user_id, rep.manager) not in home_owners:
+            home_owners.add((rep.slack_user_id, rep.manager))
+            manager = config.manager_of(rep)
+            for user_id in dict.fromkeys([rep.slack_user_id, *([manager.slack_user_id] if manager else [])]):
+                if user_id in homes_waiting:
+                    continue
+                homes_waiting.add(user_id)
+                if not home_refresh_waiting(session, user_id):
+                    outbox.append(outbox_row(f"home:{user_id}:{uuid.uuid4().hex}", "home", "views.publish",
+                                              {"user_id": user_id, "home": True}, now, None))
         log.info("lead.mql lead=%s rep=%s team=%s rule=%s", lead_id, rep.slack_user_id, team_id, decision.rule)
 
     for model, rows in ((LeadTransition, transitions), (SlaClock, clocks), (OutboxItem, outbox)):
         insert_rows(session, model.__table__, rows)  # type: ignore[arg-type]
     return results
+
+
+def _next_lead_ids(session: Session, count: int) -> list[int]:
+    """Reserve `count` ids for new leads, ascending: the ids that inserting them one by one would give.
+
+    On PostgreSQL they come from the sequence of leads.id. On SQLite, which gives a new row
+    the highest id plus one, they follow the highest stored id, which stays the highest
+    because the transaction holds the write lock (BEGIN IMMEDIATE). A transaction without
+    that lock fails at its first write if another writer committed in between.
+    """
+    if count == 0:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        reserved_ids = session.execute(
+            text("SELECT nextval(pg_get_serial_sequence('leads', 'id')) FROM generate_series(1, :count)"),
+            {"count": count},
+        ).scalars()
+        return sorted(reserved_ids)
+    highest = session.scalar(select(func.max(Lead.id))) or 0
+    return list(range(highest + 1, highest + 1 + count))
 
 
 def _lead_ids(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:

@@ -10,6 +10,7 @@ call: an executemany on SQLite and a COPY on PostgreSQL with psycopg.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import ARRAY, ColumnElement, Table, and_, bindparam, false, func, insert, or_, select, tuple_
@@ -48,10 +49,17 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
 
     keys = rows[0].keys()
     names = list(keys)
-    if any(row.keys() != keys for row in rows):
-        raise ValueError(f"rows for {table.name} have different keys: give every row the same columns")
-    columns = [_converted([row[name] for row in rows], _processor(table, name, types, dialect, finish))
-               for name in names]
+    different_keys = ValueError(f"rows for {table.name} have different keys: give every row the same columns")
+    # Every row has the keys of the first exactly when every row has as many keys and none is
+    # missing, which _columns finds out as it reads them.
+    if set(map(len, rows)) != {len(names)}:
+        raise different_keys
+    try:
+        values_by_column = _columns(rows, names)
+    except KeyError:
+        raise different_keys from None
+    columns = [_converted(values, _processor(table, name, types, dialect, finish))
+               for name, values in zip(names, values_by_column, strict=True)]
     for column in table.columns:
         if column.key in keys or column.default is None:
             continue
@@ -87,11 +95,15 @@ def _psycopg_json_text(driver_connection: Any) -> Callable[[Any], Any]:
     from psycopg.adapt import PyFormat
     from psycopg.types.json import Json, Jsonb
 
+    dumpers: dict[type[Any], Any] = {}
+
     def text(value: Any) -> Any:
         if not isinstance(value, (Json, Jsonb)):
             return value
-        dumper = driver_connection.adapters.get_dumper(type(value), PyFormat.TEXT)(type(value), driver_connection)
-        return bytes(dumper.dump(value)).decode()
+        kind = type(value)
+        if kind not in dumpers:
+            dumpers[kind] = driver_connection.adapters.get_dumper(kind, PyFormat.TEXT)(kind, driver_connection)
+        return bytes(dumpers[kind].dump(value)).decode()
 
     return text
 
@@ -105,18 +117,23 @@ def _processor(table: Table, name: str, types: Mapping[str, TypeEngine[Any]] | N
     return lambda value: finish(processor(value))
 
 
-def _converted(values: list[Any], processor: Callable[[Any], Any] | None) -> list[Any]:
+def _columns(rows: Sequence[Mapping[str, Any]], names: list[str]) -> list[Sequence[Any]]:
+    """Return the values of `rows` column by column, in the order of `names`."""
+    if len(names) == 1:
+        return [[row[names[0]] for row in rows]]
+    return list(zip(*map(itemgetter(*names), rows), strict=True))
+
+
+def _converted(values: Sequence[Any], processor: Callable[[Any], Any] | None) -> Sequence[Any]:
     if processor is None:
         return values
     # By identity, not equality: equal values of some types convert differently (Decimal 1.0 and 1).
-    done: dict[int, Any] = {}
-    converted = []
-    for value in values:
-        key = id(value)
-        if key not in done:
-            done[key] = processor(value)
-        converted.append(done[key])
-    return converted
+    # The values stay referenced by `values`, so no id is reused while this runs. map, zip and dict
+    # keep the per-value loop in C, leaving Python work only for each distinct object.
+    keys = list(map(id, values))
+    distinct = dict(zip(keys, values))
+    done = {key: processor(value) for key, value in distinct.items()}
+    return list(map(done.__getitem__, keys))
 
 
 def pairs_in(first: ColumnElement[Any], second: ColumnElement[Any], pairs: Iterable[tuple[Any, Any]], *,

@@ -603,6 +603,9 @@ class _ResolvedColumn:
     name: str
     kind: FieldKind
     null_values: frozenset[str]
+    # The field's value_map with casefolded keys, or None when it has none. A dict is not
+    # hashable, so it is left out of the hash.
+    value_map: dict[str, str | None] | None = field(hash=False)
 
 
 class _RowConverter:
@@ -650,6 +653,7 @@ class _RowConverter:
                 name=name,
                 kind=FIELD_KINDS.get(field_name, FieldKind.TEXT),
                 null_values=self._global_nulls | self._field_nulls(field_name),
+                value_map=self._value_maps.get(field_name) or None,
             )
 
         self._external_id = resolve("external_id")
@@ -663,6 +667,9 @@ class _RowConverter:
                 missing_extra.append(repr(name))
             else:
                 self._extra.append((name, found[0]))
+        self._extra_names = [name for name, _ in self._extra]
+        self._extra_indexes = [index for _, index in self._extra]
+        self._extra_values = _ExtraValues(self._global_nulls)
 
         if missing_required:
             raise MappingError(
@@ -711,11 +718,8 @@ class _RowConverter:
             except ValueError as exc:
                 problems.append((column.name, self._value_reason(column, cells[column.index], exc)))
 
-        extra: dict[str, str | None] = {}
-        for name, index in self._extra:
-            raw = cells[index].strip()
-            extra[name] = None if raw.casefold() in self._global_nulls else raw
-        data["extra"] = extra
+        extra_values = map(self._extra_values.__getitem__, map(cells.__getitem__, self._extra_indexes))
+        data["extra"] = dict(zip(self._extra_names, extra_values, strict=True))
 
         if not problems:
             try:
@@ -727,12 +731,13 @@ class _RowConverter:
     def _cell_text(self, column: _ResolvedColumn, cells: list[str]) -> str | None:
         """Return the stripped cell after null values and value_map, or None when it is empty."""
         raw = cells[column.index].strip()
-        if raw.casefold() in column.null_values:
+        folded = raw.casefold()
+        if folded in column.null_values:
             return None
-        value_map = self._value_maps.get(column.field_name)
-        if not value_map or raw.casefold() not in value_map:
+        value_map = column.value_map
+        if value_map is None or folded not in value_map:
             return raw
-        replacement = value_map[raw.casefold()]
+        replacement = value_map[folded]
         if replacement is None or not replacement.strip():
             return None
         return replacement.strip()
@@ -810,6 +815,31 @@ class _RowConverter:
         if field_name == "source":
             return self._source
         return next((column for column in self._fields if column.field_name == field_name), None)
+
+
+# Distinct cells that _ExtraValues keeps before it starts over, so that a column of unique
+# values (a row number, say) costs a bounded amount of memory.
+EXTRA_CACHE_SIZE = 50_000
+
+
+class _ExtraValues(dict[str, str | None]):
+    """Cache from a cell of an `extra` column to the value kept: the stripped cell, or None for a null value.
+
+    The columns under `extra` are kept as text, and most of them repeat a few values in
+    every row, so a dictionary look-up replaces stripping and casefolding each cell.
+    """
+
+    def __init__(self, null_values: frozenset[str]) -> None:
+        super().__init__()
+        self._null_values = null_values
+
+    def __missing__(self, cell: str) -> str | None:
+        if len(self) >= EXTRA_CACHE_SIZE:
+            self.clear()
+        raw = cell.strip()
+        value = None if raw.casefold() in self._null_values else raw
+        self[cell] = value
+        return value
 
 
 def _row_error(line: int, problems: list[tuple[str | None, str]]) -> RowError:
@@ -969,7 +999,8 @@ class LeadReader(Iterator[RowResult]):
                     return RowError(line=line, column=None, reason=self._skip_oversized_row(line))
                 return RowError(line=line, column=None, reason=self._csv_error_reason(exc, line))
 
-            if all(not cell.strip() for cell in cells):
+            # The cells are all blank exactly when their concatenation is.
+            if not "".join(cells).strip():
                 self.summary.blank_rows += 1
                 continue
             if len(cells) != self._width:

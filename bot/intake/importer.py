@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,6 +55,16 @@ def import_csv(
     bulk inserts. Without it, every row goes through `ingest` on its own: the same
     rows, stored more slowly.
     """
+    with _old_objects_frozen():
+        report = _import_rows(rt, path, mapping, progress=progress, progress_every=progress_every, batched=batched,
+                              batch_size=batch_size)
+    log.info("import.done file=%s rows=%s created=%s updated=%s mqls=%s errors=%s",
+             path.name, report.rows, report.created, report.updated, report.mqls, len(report.errors))
+    return report
+
+
+def _import_rows(rt: Runtime, path: Path, mapping: CsvMapping, *, progress: Callable[[ImportReport], None] | None,
+                 progress_every: int, batched: bool, batch_size: int) -> ImportReport:
     report = ImportReport()
     batch: list[ParsedRow] = []
     reader = read_leads(path, mapping, default_tz=rt.config.teams[0].calendar.timezone)
@@ -69,8 +82,6 @@ def import_csv(
     if batch:
         _store(rt, batch, report, actor=f"import:{path.name}", batched=batched)
     report.warnings = list(reader.summary.warnings)
-    log.info("import.done file=%s rows=%s created=%s updated=%s mqls=%s errors=%s",
-             path.name, report.rows, report.created, report.updated, report.mqls, len(report.errors))
     return report
 
 
@@ -99,3 +110,37 @@ def _store(rt: Runtime, rows: list[ParsedRow], report: ImportReport, *, actor: s
             report.updated += 1
         if result.stage == "mql":
             report.mqls += 1
+
+
+_frozen_lock = threading.Lock()
+_frozen_depth = 0
+_frozen_here = False
+
+
+@contextmanager
+def _old_objects_frozen() -> Iterator[None]:
+    """Keep the objects that exist on entry out of the garbage collector's work until the block ends.
+
+    An import allocates many objects that live until their batch is stored, which triggers
+    full collections, and each full collection walks every object of the process (the
+    modules, the ORM mappings, the configuration). gc.freeze() moves the objects that exist
+    now to a permanent generation that collections skip, and gc.unfreeze() moves them back,
+    so garbage made during the import is still collected. With imports in several threads,
+    the objects are unfrozen when the last of them ends. When objects were frozen already
+    on entry (a server may freeze them before it forks), this leaves the freezing alone.
+    """
+    global _frozen_depth, _frozen_here
+    with _frozen_lock:
+        if _frozen_depth == 0:
+            _frozen_here = gc.get_freeze_count() == 0
+            if _frozen_here:
+                gc.freeze()
+        _frozen_depth += 1
+    try:
+        yield
+    finally:
+        with _frozen_lock:
+            _frozen_depth -= 1
+            if _frozen_depth == 0 and _frozen_here:
+                gc.unfreeze()
+                _frozen_here = False

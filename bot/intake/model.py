@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 # values below 10^14 after rounding to 4 decimal places.
 MAX_INTEGER = 2_147_483_647
 MAX_DECIMAL = Decimal("99999999999999.9999")
+_TEXT_OR_NONE = frozenset({str, type(None)})
 
 
 class LeadInput(BaseModel):
@@ -70,7 +71,7 @@ class LeadInput(BaseModel):
     @classmethod
     def _reject_non_finite_numbers(cls, value: dict[str, Any]) -> dict[str, Any]:
         # JSON has no NaN or Infinity, so PostgreSQL rejects them in a JSON column.
-        if all(item is None or type(item) is str for item in value.values()):
+        if set(map(type, value.values())) <= _TEXT_OR_NONE:
             return value  # the usual case, CSV cells
         pending: list[Any] = [value]
         while pending:

@@ -106,6 +106,14 @@ def test_insert_rows_rejects_rows_with_different_keys(db: Database) -> None:
         insert_rows(session, LEADS, rows)
 
 
+def test_insert_rows_rejects_renamed_key(db: Database) -> None:
+    # As many keys as the first row, but one of them differs.
+    rows = _lead_rows("e")
+    rows[4]["employee_count"] = rows[4].pop("employees")
+    with db.transaction() as session, pytest.raises(ValueError, match="different keys"):
+        insert_rows(session, LEADS, rows)
+
+
 def test_pairs_in_finds_only_the_given_pairs(db: Database) -> None:
     with db.transaction() as session:
         insert_rows(session, LEADS, _lead_rows("c"), types=ROUTING_NULL)

@@ -8,6 +8,7 @@ every stored row: leads, history, clocks, outbox items and the round-robin curso
 from __future__ import annotations
 
 import csv
+import gc
 import re
 from collections.abc import Callable
 from datetime import timedelta
@@ -212,3 +213,31 @@ def test_batched_import_same_rows(database_url: str, db: Database, clock: Any, r
         assert mqls & set(range(201, 211))  # at least one seeded key collides with a new card
         assert sum(1 for row in single["outbox"] if row[4] == {"seeded": True}) == 10
     _assert_same(single, batched)
+
+
+def test_import_unfreezes_gc_objects(runtime: Runtime, tmp_path: Path) -> None:
+    # The import freezes the objects that exist when it starts and unfreezes them when it ends,
+    # also when it fails.
+    freeze_counts: list[int] = []
+    report = import_csv(runtime, REPO / "examples" / "demo-leads.csv", load_mapping("hubspot"),
+                        progress=lambda _: freeze_counts.append(gc.get_freeze_count()), progress_every=1)
+    assert report.created > 0
+    assert len(freeze_counts) == report.rows
+    assert min(freeze_counts) > 0
+    assert gc.get_freeze_count() == 0
+
+    with pytest.raises(FileNotFoundError):
+        import_csv(runtime, tmp_path / "missing.csv", load_mapping("hubspot"))
+    assert gc.get_freeze_count() == 0
+
+
+def test_import_keeps_outside_freeze(runtime: Runtime) -> None:
+    # Objects frozen before the import (as a server does before it forks) stay frozen after it.
+    gc.freeze()
+    try:
+        import_csv(runtime, REPO / "examples" / "demo-leads.csv", load_mapping("hubspot"))
+        # Frozen objects that lose their last reference are freed, so the count may drop, but
+        # gc.unfreeze() would have set it to 0.
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.intake import csv_reader
 from bot.intake.csv_reader import (
     CsvReadError,
     ParsedRow,
@@ -637,6 +638,19 @@ def test_select_treated_as_empty(tmp_path: Path) -> None:
     assert result.lead.country is None
     assert result.lead.visited_pricing is False
     assert result.lead.extra == {"Notes": None}
+
+
+def test_extra_values_past_cache_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The cache of extra cells starts over after EXTRA_CACHE_SIZE distinct cells, and every value stays right.
+    monkeypatch.setattr(csv_reader, "EXTRA_CACHE_SIZE", 2)
+    notes = ["  first ", "Select", "second", "  first ", "third", "N/A", "second", "SELECT"]
+    path = write(tmp_path, csv_text([row(str(number), notes=note) for number, note in enumerate(notes, 1)]))
+
+    results = read_all(path)
+
+    assert all(isinstance(result, ParsedRow) for result in results)
+    stored_notes = [result.lead.extra["Notes"] for result in results]  # type: ignore[union-attr]
+    assert stored_notes == ["first", None, "second", "first", "third", None, "second", None]
 
 
 def test_invalid_email_is_error_without_value(tmp_path: Path) -> None:
