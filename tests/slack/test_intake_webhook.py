@@ -210,16 +210,20 @@ def test_outcome_for_raw_lead_is_a_conflict(harness: Harness) -> None:
     assert "only for an opportunity, or for an SQL" in message
 
 
-def test_healthz_rejects_outdated_schema(harness: Harness) -> None:
-    head = harness.web.schema_head
-    # The PostgreSQL schema is shared by the whole test session, so the revision is put back.
+def _health_after(harness: Harness, change: str, undo: str, **params: object) -> Any:
+    """Answer /healthz after `change`, then run `undo`: the PostgreSQL schema is shared by the whole test session."""
     with harness.rt.db.transaction() as session:
-        session.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+        session.execute(text(change))
     try:
-        reply = harness.request("/healthz", b"", {}, method="GET")
+        return harness.request("/healthz", b"", {}, method="GET")
     finally:
         with harness.rt.db.transaction() as session:
-            session.execute(text("UPDATE alembic_version SET version_num = :head"), {"head": head})
+            session.execute(text(undo), params)
+
+
+def test_healthz_rejects_outdated_schema(harness: Harness) -> None:
+    reply = _health_after(harness, "UPDATE alembic_version SET version_num = '0001'",
+                          "UPDATE alembic_version SET version_num = :head", head=harness.web.schema_head)
 
     assert reply.status == 503
     assert "revision 0001" in reply.json()["status"]
@@ -227,13 +231,8 @@ def test_healthz_rejects_outdated_schema(harness: Harness) -> None:
 
 
 def test_healthz_rejects_missing_schema(harness: Harness) -> None:
-    with harness.rt.db.transaction() as session:
-        session.execute(text("ALTER TABLE alembic_version RENAME TO alembic_version_hidden"))
-    try:
-        reply = harness.request("/healthz", b"", {}, method="GET")
-    finally:
-        with harness.rt.db.transaction() as session:
-            session.execute(text("ALTER TABLE alembic_version_hidden RENAME TO alembic_version"))
+    reply = _health_after(harness, "ALTER TABLE alembic_version RENAME TO alembic_version_hidden",
+                          "ALTER TABLE alembic_version_hidden RENAME TO alembic_version")
 
     assert reply.status == 503
     assert reply.json() == {"status": "database schema missing: run 'handoff db upgrade'"}
