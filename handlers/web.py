@@ -104,6 +104,9 @@ class WebApp:
             log.warning("slack.rejected status=401 reason=signature bytes=%s", len(body))
         payload = (response.body or "").encode()
         header_list = [(name, value) for name, values in response.headers.items() for value in values]
+        if not any(name.lower() == "content-length" for name, _ in header_list):
+            # Without it gunicorn sends the body in chunks, and a client cannot tell a cut-off body.
+            header_list.append(("Content-Length", str(len(payload))))
         start_response(f"{response.status} {REASONS.get(response.status, 'Status')}", header_list)
         return [payload]
 
