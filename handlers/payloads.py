@@ -26,6 +26,10 @@ def _member(container: Any, key: str) -> Any:
     return container.get(key) if isinstance(container, dict) else None
 
 
+def _has_control_characters(text: str) -> bool:
+    return any(ord(character) < 32 or ord(character) == 127 for character in text)
+
+
 def _text(container: Any, key: str) -> str | None:
     value = _member(container, key)
     return value if isinstance(value, str) and value else None
@@ -39,9 +43,13 @@ def parse_action(body: dict[str, Any], action: dict[str, Any]) -> ActionPayload:
     """
     user = _member(body, "user")
     value = _member(action, "value") or _member(_member(action, "selected_option"), "value")
+    user_id = _member(user, "id")
+    if isinstance(user_id, str) and _has_control_characters(user_id):
+        # Slack ids are letters and digits, and PostgreSQL refuses a NUL in a query parameter.
+        raise PayloadError("block action payload lacks a valid user")
     try:
         return ActionPayload(
-            user_id=_member(user, "id"),
+            user_id=user_id,
             team_id=_text(_member(body, "team"), "id") or _text(user, "team_id"),
             channel_id=_text(_member(body, "channel"), "id") or _text(_member(body, "container"), "channel_id"),
             message_ts=_text(_member(body, "message"), "ts") or _text(_member(body, "container"), "message_ts"),

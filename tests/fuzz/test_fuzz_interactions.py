@@ -242,6 +242,8 @@ def is_refused_click(payload: dict[str, Any], action: dict[str, Any]) -> bool:
         and action["action_id"] == ActionId.ACCEPT.value
         and isinstance(user, dict)
         and isinstance(user.get("id"), str)
+        # A user id with a control character is refused as malformed, with nobody to tell.
+        and not any(ord(character) < 32 or ord(character) == 127 for character in user["id"])
         and bool(has_channel)
         and names_lead
     )
@@ -398,6 +400,21 @@ def test_reject_select_without_user_is_ignored(
     payload = accept_payload(harness, lead_id)
     del payload["user"]
     payload["actions"] = [{**select_action(ActionId.REJECT.value, f"competitor|{lead_id}|2"), "block_id": "lead_decision"}]
+
+    reply = post_action(harness, executor, payload)
+
+    assert reply.status == 200
+    assert lead_states(harness)[lead_id][0] == "mql"
+    assert collected_logs.errors() == []
+
+
+@pytest.mark.parametrize("user_id", ["\x00", "U0SANNE\x00", "U0\nSANNE"])
+def test_user_id_with_control_character_is_ignored(
+    harness: Harness, executor: ListenerWaiter, collected_logs: LogCollector, user_id: str
+) -> None:
+    lead_id = harness.add_lead(1, owner_email="sanne.devries@handoff-demo.nl")
+    payload = accept_payload(harness, lead_id)
+    payload["user"]["id"] = user_id
 
     reply = post_action(harness, executor, payload)
 
