@@ -21,6 +21,10 @@ def slack() -> Iterator[SlackStandin]:
 
 
 @pytest.fixture
-def harness(runtime: Runtime, slack: SlackStandin) -> Harness:
+def harness(runtime: Runtime, slack: SlackStandin) -> Iterator[Harness]:
     runtime.settings.slack_api_url = slack.base_url
-    return Harness(runtime, slack)
+    harness = Harness(runtime, slack)
+    yield harness
+    # Work still queued on the listener pool would otherwise run in the next test, against its
+    # database (the PostgreSQL schema is shared) but with this test's stand-in, which is gone.
+    harness.web.bolt.listener_work.wait_idle(10)
