@@ -96,7 +96,7 @@ class ListenerWork:
 
         The decisions and their database work take the CPU that the responses need. In the
         `concurrent_clicks` benchmark on a 2-core host, the p99 response to a burst of 50 clicks
-        fell from 108-209 ms to 55-73 ms with this wait.
+        on PostgreSQL fell from 108-171 ms to 78-84 ms with this wait (benchmarks/RESULTS.md).
         """
         deadline = time.monotonic() + self._yield_max_seconds
         with self._quiet:

@@ -242,7 +242,7 @@ def is_refused_click(payload: dict[str, Any], action: dict[str, Any]) -> bool:
         and action["action_id"] == ActionId.ACCEPT.value
         and isinstance(user, dict)
         and isinstance(user.get("id"), str)
-        # A user id with a control character is refused as malformed, with nobody to tell.
+        # A user id with a control character is rejected as malformed, so no ephemeral reason is sent.
         and not any(ord(character) < 32 or ord(character) == 127 for character in user["id"])
         and bool(has_channel)
         and names_lead

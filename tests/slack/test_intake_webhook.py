@@ -211,7 +211,7 @@ def test_outcome_for_raw_lead_is_a_conflict(harness: Harness) -> None:
 
 
 def _health_after(harness: Harness, change: str, undo: str, **params: object) -> Any:
-    """Answer /healthz after `change`, then run `undo`: the PostgreSQL schema is shared by the whole test session."""
+    """Request /healthz after `change`, then run `undo`, because the PostgreSQL schema is shared by the test session."""
     with harness.rt.db.transaction() as session:
         session.execute(text(change))
     try:
