@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import Update, bindparam, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -219,38 +219,20 @@ def resume(session: Session, rt: Runtime, *, clock_id: int, user_id: str) -> Con
     return ControlResult("done", clock, paused=paused)
 
 
-def end_open_pauses(session: Session, lead_id: int, *, now: datetime, kinds: tuple[str, ...] | None) -> None:
-    """Close the pauses in progress of the lead's clocks that are being stopped, e.g. on a decision.
+def end_pauses(session: Session, clock_ids: list[int], *, now: datetime) -> None:
+    """End the pauses in progress of clocks that are being stopped, e.g. on a decision.
 
     `paused_working_seconds` stays empty here because no calendar is at hand; reports measure such a pause
     from `paused_at` and `ended_at`.
     """
-    session.flush()
-    # One Core UPDATE: every decision stops clocks, and most of them have no pause to end.
-    if kinds is None:
-        session.execute(_END_PAUSES_ALL, {"of_lead": lead_id, "now": now})
-    else:
-        session.execute(_END_PAUSES_OF_KINDS, {"of_lead": lead_id, "now": now, "kinds": list(kinds)})
+    pauses = ClockPause.__table__
+    session.execute(
+        update(pauses).where(pauses.c.clock_id.in_(clock_ids), pauses.c.ended_at.is_(None))
+        .values(ended_at=now, ended_by="system")
+    )
     # ClockPause rows already loaded in this session would show the old values otherwise.
     for loaded in [obj for obj in session.identity_map.values() if isinstance(obj, ClockPause)]:
         session.expire(loaded, ["ended_at", "ended_by"])
-
-
-def _end_pauses_statement(*, of_kinds: bool) -> Update:
-    clocks, pauses = SlaClock.__table__, ClockPause.__table__
-    paused = select(clocks.c.id).where(clocks.c.lead_id == bindparam("of_lead"), clocks.c.status == "paused")
-    if of_kinds:
-        paused = paused.where(clocks.c.kind.in_(bindparam("kinds", expanding=True)))
-    return (
-        update(pauses)
-        .where(pauses.c.lead_id == bindparam("of_lead"), pauses.c.ended_at.is_(None), pauses.c.clock_id.in_(paused))
-        .values(ended_at=bindparam("now"), ended_by="system")
-    )
-
-
-# Built once, because building a statement costs more than running it (see bot.transitions).
-_END_PAUSES_ALL = _end_pauses_statement(of_kinds=False)
-_END_PAUSES_OF_KINDS = _end_pauses_statement(of_kinds=True)
 
 
 def paused_working_time(rt: Runtime, team_id: str | None, pause_row: ClockPause, now: datetime) -> timedelta:
