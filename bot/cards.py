@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from bot import messages
 from bot.config import Rep
-from bot.outbox import DRAW_CARD, enqueue, enqueue_home_refresh
+from bot.outbox import DRAW_CARD, Claim, enqueue, enqueue_home_refresh
 from bot.preferences import user_language
 from bot.runtime import Runtime
 from bot.views import lead_view
@@ -57,14 +57,14 @@ def refresh_homes(session: Session, rt: Runtime, rep: Rep | None) -> None:
 def refresh_card(
     session: Session, rt: Runtime, lead: Lead, *, key: str | None = None, decision: messages.Decision | None = None,
     note: str | None = None, final: bool = False, card: tuple[str | None, str | None] | None = None,
-    language: str | None = None, key_is_new: bool = False,
+    language: str | None = None, key_is_new: bool = False, claim: Claim | None = None,
 ) -> None:
     """Queue an update of the lead's card to its current state.
 
     The card's place is taken now when known, so that a later reassignment or
     reroute does not send this update to the next rep's card. A caller that
     has looked up the language of the card's reader passes it as `language`.
-    `key_is_new` is passed on to `enqueue`.
+    `key_is_new` and `claim` are passed on to `enqueue`.
     """
     rep = rt.config.rep(lead.rep_email)
     user: str | None = None
@@ -83,5 +83,6 @@ def refresh_card(
     else:
         payload["lead_card"] = True
     enqueue(session, key=f"lead:{lead.id}:card_update:v{lead.version}:{key or uuid.uuid4().hex}", kind="card_update",
-            method="chat.update", payload=payload, now=rt.clock.now(), lead_id=lead.id, key_is_new=key_is_new)
+            method="chat.update", payload=payload, now=rt.clock.now(), lead_id=lead.id, key_is_new=key_is_new,
+            claim=claim)
     refresh_homes(session, rt, rep)

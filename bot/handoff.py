@@ -20,7 +20,7 @@ from bot.config import Person, Rep
 from bot.i18n import format_day, t
 from bot.intake.model import LeadInput
 from bot.lifecycle import NEXT_ACTION_STAGE, NextAction, RejectionReason, Stage
-from bot.outbox import enqueue, home_refresh_waiting, outbox_row
+from bot.outbox import Claim, enqueue, home_refresh_waiting, outbox_row
 from bot.preferences import language_with_choice, user_language, user_language_column
 from bot.qualification import QualificationMemo, evaluate
 from bot.routing import RoutePlan, RoutingDecision, plan_route, route, take_positions
@@ -385,8 +385,12 @@ _LEAD_WITH_LANGUAGE = select(Lead, user_language_column("user")).where(Lead.id =
 def decide(
     session: Session, rt: Runtime, *, lead_id: int, version: int, user_id: str,
     accept: bool, reason: RejectionReason | None = None, rejection: RejectionInput | None = None,
+    claim: Claim | None = None,
 ) -> DecisionOutcome:
-    """Accept or reject an MQL for `user_id`; a second click or a stale card changes nothing."""
+    """Accept or reject an MQL for `user_id`; a second click or a stale card changes nothing.
+
+    An Accept takes `claim` on its card update, the only Slack call of the lead that it queues.
+    """
     now = rt.clock.now()
     row = session.execute(_LEAD_WITH_LANGUAGE, {"of_lead": lead_id, "user": user_id}).one_or_none()
     if row is None:
@@ -411,7 +415,7 @@ def decide(
             start_sal_clocks(session, rt, lead, now=now, stop_kinds=(DECISION,))
             rep_language = language if rep is not None and rep.slack_user_id == user_id else None
             # The key contains the version that this accept's guarded UPDATE just took, so it is new.
-            refresh_card(session, rt, lead, key="accepted", language=rep_language, key_is_new=True)
+            refresh_card(session, rt, lead, key="accepted", language=rep_language, key_is_new=True, claim=claim)
         else:
             assert rejection is not None
             # A savepoint, so that losing the race undoes this rejection but not the caller's transaction.

@@ -8,14 +8,14 @@ import re
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
-from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -75,6 +75,20 @@ OPEN_STAGES = frozenset({"mql", "sal", "sql", "opportunity"})
 _USER_ID = re.compile(r"[UW][A-Z0-9]+")
 
 
+@dataclass
+class Claim:
+    """A claim that `enqueue` takes on the item it adds, for `OutboxSender.deliver_claimed` after the commit.
+
+    A lead's items go out in order, so the item is claimed only when no other item of its
+    lead is pending; `items` then holds it. Otherwise `items` stays empty, and the caller
+    claims the lead's items with `OutboxSender.claim_lead_items` instead.
+    """
+
+    token: str
+    until: datetime
+    items: list[OutboxItem] = field(default_factory=list)
+
+
 def enqueue(
     session: Session,
     *,
@@ -85,6 +99,7 @@ def enqueue(
     now: datetime,
     lead_id: int | None = None,
     key_is_new: bool = False,
+    claim: Claim | None = None,
 ) -> bool:
     """Add a Slack call to the outbox in the caller's transaction.
 
@@ -92,8 +107,16 @@ def enqueue(
     unique key is what makes a reminder or escalation go out once. A caller whose
     key cannot exist yet (it contains a version that only this transaction could
     reach) passes `key_is_new`, which saves the savepoint that guards the INSERT.
+    Such a caller may also pass a `claim`: the same INSERT then claims the item of
+    a lead, which saves the click the statement of `OutboxSender.claim_lead_items`.
     """
     row = outbox_row(key, kind, method, payload, now, lead_id)
+    if key_is_new and claim is not None and lead_id is not None:
+        added = session.execute(_OUTBOX_INSERT_CLAIMED, {**row, "token": claim.token, "until": claim.until})
+        item = added.mappings().one()
+        if item["claimed_by"] is not None:
+            claim.items.append(OutboxItem(**item))
+        return True
     if key_is_new:
         session.execute(_OUTBOX_INSERT, row)
         return True
@@ -170,7 +193,7 @@ class OutboxSender:
         )
         if lead_id is not None:
             candidates = candidates.where(OutboxItem.lead_id == lead_id)
-        token = f"{self.worker_id}:{uuid.uuid4().hex[:8]}"
+        token = self._claim_token()
         with self.db.transaction() as session:
             ids: list[int] = []
             claimed_per_channel: dict[str, int] = {}
@@ -292,6 +315,13 @@ class OutboxSender:
         """Try a lead's pending items at once, e.g. right after a click; the clock retries the rest."""
         return self.deliver_due(limit=20, lead_id=lead_id, max_wait=min(self.max_pacing_wait, timedelta(seconds=2)))
 
+    def new_claim(self) -> Claim:
+        """Return a claim for `enqueue`, held for CLAIM_SECONDS from now."""
+        return Claim(token=self._claim_token(), until=self.clock.now() + timedelta(seconds=CLAIM_SECONDS))
+
+    def _claim_token(self) -> str:
+        return f"{self.worker_id}:{uuid.uuid4().hex[:8]}"
+
     def claim_lead_items(self, session: Session, lead_id: int, *, limit: int = 20) -> list[OutboxItem]:
         """Claim the lead's due items in the caller's transaction, for `deliver_claimed` after it commits.
 
@@ -301,7 +331,7 @@ class OutboxSender:
         claimed by another sender holds back the items after it, as in `deliver_due`.
         """
         now = self.clock.now()
-        token = f"{self.worker_id}:{uuid.uuid4().hex[:8]}"
+        token = self._claim_token()
         # The items are rebuilt from the rows RETURNING gives, detached from the session: the sender
         # only reads them and writes through its own statements.
         claimed = session.execute(_CLAIM_LEAD_ITEMS, {
@@ -678,6 +708,25 @@ _STORE_CARD = (
     .values(card_channel=bindparam("channel"), card_ts=bindparam("ts"), card_delivered_at=bindparam("now"))
 )
 _OUTBOX_INSERT = insert(OutboxItem.__table__)
+
+
+def _insert_claimed_statement() -> Any:
+    """Build the INSERT of one item that claims it when no other item of its lead is pending."""
+    items = OutboxItem.__table__
+    other = items.alias("other")
+    waiting = exists().where(other.c.lead_id == bindparam("lead_id"), other.c.status == PENDING)
+    columns = ("dedupe_key", "lead_id", "kind", "method", "payload", "status", "attempts", "next_attempt_at",
+               "created_at", "paced_channel")
+    return (
+        insert(items)
+        .values({name: bindparam(name, type_=items.c[name].type) for name in columns})
+        .values(claimed_by=case((waiting, None), else_=bindparam("token")),
+                claimed_until=case((waiting, None), else_=bindparam("until", type_=items.c.claimed_until.type)))
+        .returning(*items.c)
+    )
+
+
+_OUTBOX_INSERT_CLAIMED = _insert_claimed_statement()
 
 
 def delivery_metadata(key: str) -> dict[str, Any]:

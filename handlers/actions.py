@@ -89,9 +89,12 @@ def _handle(rt: Runtime, sender: OutboxSender, client: WebClient, body: dict[str
 
     try:
         with rt.db.transaction() as session:
-            outcome = decide(session, rt, lead_id=ref.lead, version=ref.v, user_id=payload.user_id, accept=accept, reason=reason)
+            claim = sender.new_claim()
+            outcome = decide(session, rt, lead_id=ref.lead, version=ref.v, user_id=payload.user_id, accept=accept,
+                             reason=reason, claim=claim)
             # The card update is claimed with the decision, so that it goes to Slack right after the commit.
-            claimed = sender.claim_lead_items(session, outcome.lead_id) if outcome.status == "done" else []
+            # An Accept's INSERT claims it when nothing else of the lead waits; otherwise one more statement does.
+            claimed = (claim.items or sender.claim_lead_items(session, outcome.lead_id)) if outcome.status == "done" else []
     except Exception:
         reference = uuid.uuid4().hex[:8]
         log.exception("action.failed ref=%s lead=%s user=%s", reference, ref.lead, payload.user_id)

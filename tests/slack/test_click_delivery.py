@@ -7,7 +7,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from bot.ids import ActionId, LeadRef
 from bot.outbox import enqueue
@@ -97,6 +97,37 @@ def test_update_waits_for_older_item(harness: Any, slack: Any) -> None:
     with harness.rt.db.transaction() as session:
         statuses = set(session.scalars(select(OutboxItem.status).where(OutboxItem.lead_id == lead_id)))
     assert statuses == {"sent"}
+
+
+def test_accept_claims_its_card_update_in_the_insert(harness: Any, slack: Any) -> None:
+    # Nothing else of the lead waits and no clock is paused, so the click needs neither a claim
+    # statement after the INSERT of its card update nor an UPDATE of the pauses.
+    lead_id = harness.add_lead(owner_email=SANNE_EMAIL)
+    body = accept_body(harness, lead_id)
+    statements: list[str] = []
+
+    def seen(_connection: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        statements.append(" ".join(statement.split()))
+
+    event.listen(harness.rt.db.engine, "before_cursor_execute", seen)
+    try:
+        reply = harness.slack_post(body)
+        assert harness.web.bolt.listener_work.wait_idle(timeout=10)
+    finally:
+        event.remove(harness.rt.db.engine, "before_cursor_execute", seen)
+
+    assert reply.status == 200
+    assert stages(harness, [lead_id]) == ["sal"]
+    assert len(slack.calls("chat.update")) == 1
+    claiming = [statement for statement in statements
+                if statement.startswith("INSERT INTO outbox") and "claimed_by" in statement]
+    assert len(claiming) == 1
+    assert not [statement for statement in statements if statement.startswith("UPDATE outbox SET claimed_by")]
+    assert not [statement for statement in statements if statement.startswith("UPDATE sla_clock_pauses")]
+    with harness.rt.db.transaction() as session:
+        card_update = session.scalars(select(OutboxItem).where(OutboxItem.lead_id == lead_id,
+                                                               OutboxItem.kind == "card_update")).one()
+    assert card_update.status == "sent"
 
 
 def test_modal_response_before_slow_update(harness: Any, slack: Any) -> None:
