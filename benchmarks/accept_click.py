@@ -12,6 +12,13 @@ listener acks, runs one transaction (one UPDATE of a one-row table) and calls
 chat.update. It runs on the same kind of database, opened through the bot's
 own `storage.db.Database`, and against a `SlackStandin` of its own that contains
 as many messages as the real app's, so both wait on call lists of equal length.
+
+The clicks on the floor and on the app take turns, one every CLICK_INTERVAL_SECONDS, and each
+click starts once the work of the one before it has ended. On the 2-core test machine the
+same code ran several times slower after 10 ms without work than in a tight loop, and the
+load of the machine changed from minute to minute. Taking turns gives the floor and the app
+the same pauses and the same minutes. The app's clock moves on by CLOCK_STEP between
+clicks, as a real clock would, so every click computes its SLA schedules anew.
 """
 
 from __future__ import annotations
@@ -20,9 +27,13 @@ import cProfile
 import gc
 import io
 import pstats
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from slack_bolt import Ack, App, BoltRequest
@@ -54,6 +65,7 @@ from benchmarks.slack_drive import (
     signed,
     wsgi_post,
 )
+from bot.clock import FixedClock
 from bot.runtime import freeze_startup_objects
 from bot.slack_standin import SlackStandin
 from handlers.app import build_app
@@ -61,9 +73,10 @@ from handlers.web import WebApp
 from storage.db import Database
 
 NAME = "accept_click"
-# Pause after each click, unmeasured, so that the listener's work after chat.update
-# (the outbox marks the item sent) ends before the next click starts.
-SETTLE_SECONDS = 0.01
+# A click every 25 ms, floor and app in turn: each one waits as long after the work of the one before.
+CLICK_INTERVAL_SECONDS = 0.025
+# How far the app's clock moves between its clicks; the clock runs in working hours all along.
+CLOCK_STEP = timedelta(seconds=7)
 WAIT_TIMEOUT_SECONDS = 5.0
 
 Dispatch = Callable[[str, dict[str, str]], int]
@@ -98,130 +111,173 @@ def _print_profile(label: str, profiler: cProfile.Profile, top: int = 30) -> Non
     print(buffer.getvalue())
 
 
-def _click(dispatch: Dispatch, standin: SlackStandin, card: Card, expected_updates: int) -> tuple[float, float]:
+@dataclass
+class _Subject:
+    """The floor or the app: how to click, what the clicks should reach, and what was measured."""
+
+    dispatch: Dispatch
+    standin: SlackStandin
+    cards: list[Card]
+    # Returns once the work of the last click has ended (the app's outbox has marked its item sent).
+    settle: Callable[[], None]
+    statements: _StatementCounter
+    after_click: Callable[[], None] = lambda: None
+    acks: list[float] = field(default_factory=list)
+    totals: list[float] = field(default_factory=list)
+
+    def result(self, clicks: int) -> dict[str, Any]:
+        return {"p50": median(self.totals), "p99": percentile(self.totals, 0.99), "max": max(self.totals),
+                "ack_p50": median(self.acks), "ack_p99": percentile(self.acks, 0.99), "samples": len(self.totals),
+                "statements_per_click": self.statements.count / clicks}
+
+
+def _click(subject: _Subject, card: Card, expected_updates: int) -> tuple[float, float]:
     """Send one signed Accept; return the seconds until the ack and until chat.update reached the stand-in."""
     body = accept_body(card)
     headers = signed(body)
     # The stand-in stamps each request's arrival with time.time(), so the click is timed on that clock too.
     started = time.time()
-    status = dispatch(body, headers)
+    status = subject.dispatch(body, headers)
     acked = time.time()
-    update = standin.wait_for("chat.update", lambda call: call.params.get("ts") == card.ts, timeout=WAIT_TIMEOUT_SECONDS)
+    update = subject.standin.wait_for("chat.update", lambda call: call.params.get("ts") == card.ts,
+                                      timeout=WAIT_TIMEOUT_SECONDS)
     if status != 200:
         raise RuntimeError(f"the click on lead {card.lead_id} returned HTTP {status}")
-    if len(standin.calls("chat.update")) != expected_updates:
+    if len(subject.standin.calls("chat.update")) != expected_updates:
         raise RuntimeError(f"expected {expected_updates} chat.update calls after the click on lead {card.lead_id}")
     return acked - started, update.received_at - started
 
 
-def _measure(dispatch: Dispatch, standin: SlackStandin, cards: list[Card], warmup: int) -> dict[str, Any]:
-    acks: list[float] = []
-    totals: list[float] = []
-    # The bot's processes freeze their start-up objects once the app is built. The floor and the
-    # app are measured alike, each after the objects of its own set-up are frozen.
+def _measure(floor: _Subject, app: _Subject, warmup: int) -> None:
+    """Click the floor's and the app's cards in turn, the first of each round alternating."""
+    # The bot's processes freeze their start-up objects once the app is built; the floor's set-up is frozen alike.
     freeze_startup_objects()
     try:
-        for index, card in enumerate(cards):
-            ack, total = _click(dispatch, standin, card, index + 1)
-            if index >= warmup:
-                acks.append(ack)
-                totals.append(total)
-            time.sleep(SETTLE_SECONDS)
+        next_start = time.monotonic()
+        for index in range(len(app.cards)):
+            for subject in ((floor, app) if index % 2 == 0 else (app, floor)):
+                ack, total = _click(subject, subject.cards[index], index + 1)
+                if index >= warmup:
+                    subject.acks.append(ack)
+                    subject.totals.append(total)
+                subject.settle()
+                subject.after_click()
+                next_start += CLICK_INTERVAL_SECONDS
+                time.sleep(max(0.0, next_start - time.monotonic()))
     finally:
         gc.unfreeze()
-    return {"p50": median(totals), "p99": percentile(totals, 0.99), "max": max(totals),
-            "ack_p50": median(acks), "ack_p99": percentile(acks, 0.99), "samples": len(totals)}
 
 
-def _real_app(kind: str, options: Options, count: int, warmup: int) -> dict[str, Any]:
-    with scratch_database(kind, options, name="click") as url, SlackStandin() as standin:
-        add_example_users(standin)
-        rt = make_runtime(url, slack_api_url=standin.base_url)
-        # As in `handoff web`: on SQLite, WAL checkpoints run on a thread of their own.
-        rt.db.checkpoint_in_background()
-        lead_ids = add_leads(rt, count)
-        cards = deliver_cards(rt, standin.base_url, lead_ids)
-        bolt, sender = build_app(rt, WebClient(token=BOT_TOKEN, base_url=standin.base_url))
-        web = WebApp(rt, bolt, sender)
-        listener_profile: _ProfilingExecutor | None = None
-        if options.profile:
-            # Bolt keeps its listener pool in a private attribute; only the profile run replaces it.
-            listener_profile = _ProfilingExecutor()
-            bolt._listener_runner.listener_executor = listener_profile
+def _real_app(stack: ExitStack, kind: str, options: Options, count: int) -> tuple[_Subject, Callable[[], None]]:
+    """Set up the app with `count` delivered cards; return it and the check to run after the clicks."""
+    url = stack.enter_context(scratch_database(kind, options, name="click"))
+    standin = stack.enter_context(SlackStandin())
+    add_example_users(standin)
+    rt = make_runtime(url, slack_api_url=standin.base_url)
+    stack.callback(rt.db.dispose)
+    # As in `handoff web`: on SQLite, WAL checkpoints run on a thread of their own.
+    rt.db.checkpoint_in_background()
+    lead_ids = add_leads(rt, count)
+    cards = deliver_cards(rt, standin.base_url, lead_ids)
+    bolt, sender = build_app(rt, WebClient(token=BOT_TOKEN, base_url=standin.base_url))
+    web = WebApp(rt, bolt, sender)
+    listener_profile: _ProfilingExecutor | None = None
+    request_profile: cProfile.Profile | None = None
+    if options.profile:
+        # The listeners hand their work to the app's listener work pool, kept in a private
+        # attribute; only the profile run replaces it.
+        listener_profile = _ProfilingExecutor()
+        bolt.listener_work._pool = listener_profile
+        request_profile = cProfile.Profile()
 
-        def dispatch(body: str, headers: dict[str, str]) -> int:
-            return wsgi_post(web, "/slack/events", body.encode(), headers)[0]
-
-        statements = _StatementCounter(rt.db.engine)
-        request_profile = cProfile.Profile() if options.profile else None
+    def dispatch(body: str, headers: dict[str, str]) -> int:
         if request_profile is not None:
-            request_profile.enable()
-        result = _measure(dispatch, standin, cards, warmup)
+            return request_profile.runcall(wsgi_post, web, "/slack/events", body.encode(), headers)[0]
+        return wsgi_post(web, "/slack/events", body.encode(), headers)[0]
+
+    assert isinstance(rt.clock, FixedClock)
+    clock = rt.clock
+    subject = _Subject(dispatch, standin, cards, settle=lambda: bolt.listener_work.wait_idle(WAIT_TIMEOUT_SECONDS),
+                       statements=_StatementCounter(rt.db.engine), after_click=lambda: clock.advance(CLOCK_STEP))
+
+    def check() -> None:
         if request_profile is not None:
-            request_profile.disable()
             _print_profile(f"accept click, {kind}, request thread (signature check, parse, ack)", request_profile)
         if listener_profile is not None:
             _print_profile(f"accept click, {kind}, listener thread (decide, outbox, chat.update)", listener_profile.profiler)
-        time.sleep(0.2)
-        result["statements_per_click"] = statements.count / count
         stages = count_stages(rt, lead_ids)
         outbox = count_outbox(rt, lead_ids)
-        rt.db.dispose()
-    if stages != {"sal": count} or set(outbox) != {"sent"}:
-        raise RuntimeError(f"after the clicks: stages {stages}, outbox {outbox}; expected every lead in sal, every item sent")
-    return result
+        if stages != {"sal": count} or set(outbox) != {"sent"}:
+            raise RuntimeError(f"after the clicks: stages {stages}, outbox {outbox}; expected every lead in sal, every item sent")
+
+    return subject, check
 
 
-def _floor_app(kind: str, options: Options, count: int, warmup: int) -> dict[str, Any]:
-    with scratch_database(kind, options, name="floor") as url, SlackStandin() as standin:
-        add_example_users(standin)
-        db = Database(url)
-        db.checkpoint_in_background()
+def _floor_app(stack: ExitStack, kind: str, options: Options, count: int) -> tuple[_Subject, Callable[[], None]]:
+    """Set up the bare Bolt app with `count` posted messages; return it and the check to run after the clicks."""
+    url = stack.enter_context(scratch_database(kind, options, name="floor"))
+    standin = stack.enter_context(SlackStandin())
+    add_example_users(standin)
+    db = Database(url)
+    stack.callback(db.dispose)
+    db.checkpoint_in_background()
+    with db.transaction() as session:
+        session.execute(text("CREATE TABLE bench_counter (id INTEGER PRIMARY KEY, clicks INTEGER NOT NULL)"))
+        session.execute(text("INSERT INTO bench_counter (id, clicks) VALUES (1, 0)"))
+    client = WebClient(token=BOT_TOKEN, base_url=standin.base_url)
+    cards = []
+    for number in range(1, count + 1):
+        posted = client.chat_postMessage(channel=SANNE, text=f"Lead {number}")
+        cards.append(Card(lead_id=number, channel=posted["channel"], ts=posted["ts"], version=2))
+
+    app = App(signing_secret=SIGNING_SECRET, client=client, token_verification_enabled=False)
+    finished = threading.Semaphore(0)
+
+    @app.action("lead_accept")
+    def on_accept(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
         with db.transaction() as session:
-            session.execute(text("CREATE TABLE bench_counter (id INTEGER PRIMARY KEY, clicks INTEGER NOT NULL)"))
-            session.execute(text("INSERT INTO bench_counter (id, clicks) VALUES (1, 0)"))
-        client = WebClient(token=BOT_TOKEN, base_url=standin.base_url)
-        cards = []
-        for number in range(1, count + 1):
-            posted = client.chat_postMessage(channel=SANNE, text=f"Lead {number}")
-            cards.append(Card(lead_id=number, channel=posted["channel"], ts=posted["ts"], version=2))
+            session.execute(text("UPDATE bench_counter SET clicks = clicks + 1 WHERE id = 1"))
+        container = body["container"]
+        client.chat_update(channel=container["channel_id"], ts=container["message_ts"], text="Accepted",
+                           blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "*Accepted*"}}])
+        finished.release()
 
-        app = App(signing_secret=SIGNING_SECRET, client=client, token_verification_enabled=False)
+    def dispatch(body: str, headers: dict[str, str]) -> int:
+        request = BoltRequest(body=body, headers={name: [value] for name, value in headers.items()})
+        return app.dispatch(request).status
 
-        @app.action("lead_accept")
-        def on_accept(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-            ack()
-            with db.transaction() as session:
-                session.execute(text("UPDATE bench_counter SET clicks = clicks + 1 WHERE id = 1"))
-            container = body["container"]
-            client.chat_update(channel=container["channel_id"], ts=container["message_ts"], text="Accepted",
-                               blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "*Accepted*"}}])
+    def settle() -> None:
+        if not finished.acquire(timeout=WAIT_TIMEOUT_SECONDS):
+            raise RuntimeError("the floor's listener did not finish")
 
-        def dispatch(body: str, headers: dict[str, str]) -> int:
-            request = BoltRequest(body=body, headers={name: [value] for name, value in headers.items()})
-            return app.dispatch(request).status
+    subject = _Subject(dispatch, standin, cards, settle=settle, statements=_StatementCounter(db.engine))
 
-        statements = _StatementCounter(db.engine)
-        result = _measure(dispatch, standin, cards, warmup)
-        time.sleep(0.2)
-        result["statements_per_click"] = statements.count / count
+    def check() -> None:
         with db.transaction() as session:
             clicks = session.execute(text("SELECT clicks FROM bench_counter WHERE id = 1")).scalar()
-        db.dispose()
-    if clicks != count:
-        raise RuntimeError(f"the floor listener counted {clicks} clicks; expected {count}")
-    return result
+        if clicks != count:
+            raise RuntimeError(f"the floor listener counted {clicks} clicks; expected {count}")
+
+    return subject, check
 
 
 def run(options: Options) -> list[Row]:
     clicks, warmup = (150, 20) if options.quick else (500, 30)
+    count = clicks + warmup
     rows: list[Row] = []
     for kind in options.databases:
         try:
-            print(f"  accept_click: {kind}, floor ...", flush=True)
-            floor = _floor_app(kind, options, clicks + warmup, warmup)
-            print(f"  accept_click: {kind}, real app ...", flush=True)
-            real = _real_app(kind, options, clicks + warmup, warmup)
+            with ExitStack() as stack:
+                print(f"  accept_click: {kind}, setting up the floor and the app ...", flush=True)
+                floor_subject, floor_check = _floor_app(stack, kind, options, count)
+                app_subject, app_check = _real_app(stack, kind, options, count)
+                print(f"  accept_click: {kind}, {count} clicks on each, in turn ...", flush=True)
+                _measure(floor_subject, app_subject, warmup)
+                time.sleep(0.2)
+                floor_check()
+                app_check()
+                floor, real = floor_subject.result(count), app_subject.result(count)
         except Skipped as reason:
             rows.append(Row(NAME, "signed Accept", kind, "skipped", notes=str(reason)))
             continue
@@ -232,7 +288,8 @@ def run(options: Options) -> list[Row]:
             rows.append(Row(
                 NAME, f"click to chat.update, {label}", kind, ms(real[fraction]), floor=ms(floor[fraction]),
                 ratio=ratio, target=target, met=met,
-                notes=(f"{real['samples']} clicks after {warmup} unmeasured; ack alone: app p50 {ms(real['ack_p50'])}, "
+                notes=(f"{real['samples']} clicks on each after {warmup} unmeasured, in turn, one every "
+                       f"{CLICK_INTERVAL_SECONDS * 1000:.0f} ms; ack alone: app p50 {ms(real['ack_p50'])}, "
                        f"floor p50 {ms(floor['ack_p50'])}") if label == "p50" else
                       (f"max: app {ms(real['max'])}, floor {ms(floor['max'])}; SQL statements per click: "
                        f"app {real['statements_per_click']:.0f}, floor {floor['statements_per_click']:.0f}"),
