@@ -361,7 +361,8 @@ class BusinessCalendar:
 
     def is_working_day(self, day: date) -> bool:
         """Return whether a local date has working time: working hours and not a day off."""
-        return bool(self.working_intervals(day))
+        _require_date(day)
+        return bool(self._intervals_of(day))
 
     def _days_off_for_year(self, year: int) -> dict[date, str]:
         cached = self._days_off_by_year.get(year)
@@ -421,6 +422,10 @@ class BusinessCalendar:
         The list is empty on days off and on weekdays without working hours.
         """
         _require_date(day)
+        return list(self._intervals_of(day))
+
+    def _intervals_of(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
+        """Return `working_intervals(day)` as the cached tuple, for the walks over days in this class."""
         # Every deadline walks the days ahead of it, so the intervals of each day are kept once computed.
         cached = self._intervals_by_day.get(day)
         if cached is None:
@@ -428,7 +433,7 @@ class BusinessCalendar:
             if len(self._intervals_by_day) >= INTERVAL_CACHE_DAYS:
                 self._intervals_by_day.clear()
             self._intervals_by_day[day] = cached
-        return list(cached)
+        return cached
 
     def _compute_working_intervals(self, day: date) -> list[tuple[datetime, datetime]]:
         if self.is_day_off(day):
@@ -469,7 +474,7 @@ class BusinessCalendar:
         days_without_working_time = 0
         while last_day is None or day <= last_day:
             found = False
-            for start, end in self.working_intervals(day):
+            for start, end in self._intervals_of(day):
                 if end <= moment:
                     continue
                 found = True
@@ -493,7 +498,7 @@ class BusinessCalendar:
         """Return whether an instant lies inside a working interval (start included, end not)."""
         moment = _to_utc(at, "at")
         day = moment.astimezone(self.zone).date()
-        return any(start <= moment < end for start, end in self.working_intervals(day))
+        return any(start <= moment < end for start, end in self._intervals_of(day))
 
     def next_working_moment(self, at: datetime) -> datetime:
         """Return `at` if it is working time, else the start of the next working interval."""

@@ -637,13 +637,14 @@ def test_long_duration_loops_per_day(
     dutch: BusinessCalendar, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     visited_days: list[date] = []
-    original = dutch.working_intervals
+    # The walk over days reads each day's intervals through this private method.
+    original = dutch._intervals_of
 
-    def recording_working_intervals(day: date) -> list[tuple[datetime, datetime]]:
+    def recording_intervals(day: date) -> tuple[tuple[datetime, datetime], ...]:
         visited_days.append(day)
         return original(day)
 
-    monkeypatch.setattr(dutch, "working_intervals", recording_working_intervals)
+    monkeypatch.setattr(dutch, "_intervals_of", recording_intervals)
     start = ams(2025, 3, 3, 9)
 
     two_working_weeks = dutch.add_working_time(start, timedelta(hours=80))
