@@ -48,10 +48,15 @@ def card_message(session: Session, rt: Runtime, lead_id: int | None, user_id: st
 
 def refresh_homes(session: Session, rt: Runtime, rep: Rep | None) -> None:
     """Queue Home tab updates for the rep and the rep's manager."""
+    enqueue_home_refresh(session, home_users(rt, rep), rt.clock.now())
+
+
+def home_users(rt: Runtime, rep: Rep | None) -> list[str]:
+    """Return the Slack ids of the rep and the rep's manager, whose Home tabs show the rep's leads."""
     if rep is None:
-        return
+        return []
     manager = rt.config.manager_of(rep)
-    enqueue_home_refresh(session, [rep.slack_user_id, *([manager.slack_user_id] if manager else [])], rt.clock.now())
+    return [rep.slack_user_id, *([manager.slack_user_id] if manager else [])]
 
 
 def refresh_card(
@@ -64,7 +69,8 @@ def refresh_card(
     The card's place is taken now when known, so that a later reassignment or
     reroute does not send this update to the next rep's card. A caller that
     has looked up the language of the card's reader passes it as `language`.
-    `key_is_new` and `claim` are passed on to `enqueue`.
+    `key_is_new` and `claim` are passed on to `enqueue`. With a `claim`, the Home tabs
+    are left to the caller (`Claim.home_users`).
     """
     rep = rt.config.rep(lead.rep_email)
     user: str | None = None
@@ -85,4 +91,7 @@ def refresh_card(
     enqueue(session, key=f"lead:{lead.id}:card_update:v{lead.version}:{key or uuid.uuid4().hex}", kind="card_update",
             method="chat.update", payload=payload, now=rt.clock.now(), lead_id=lead.id, key_is_new=key_is_new,
             claim=claim)
-    refresh_homes(session, rt, rep)
+    if claim is not None:
+        claim.home_users.extend(home_users(rt, rep))
+    else:
+        refresh_homes(session, rt, rep)

@@ -82,11 +82,18 @@ class Claim:
     A lead's items go out in order, so the item is claimed only when no other item of its
     lead is pending; `items` then holds it. Otherwise `items` stays empty, and the caller
     claims the lead's items with `OutboxSender.claim_lead_items` instead.
+
+    `bot.cards.refresh_card` leaves the Home tabs to a caller with a claim, which queues them
+    after the card update has gone out. That keeps their statements out of the click's way.
+    A process that dies in between leaves a Home tab as it was until it is opened again,
+    which draws it anew.
     """
 
     token: str
     until: datetime
     items: list[OutboxItem] = field(default_factory=list)
+    # Users whose Home tab the caller refreshes once the claimed items are sent (`OutboxSender.refresh_homes`).
+    home_users: list[str] = field(default_factory=list)
 
 
 def enqueue(
@@ -314,6 +321,12 @@ class OutboxSender:
     def deliver_lead(self, lead_id: int) -> DeliveryReport:
         """Try a lead's pending items at once, e.g. right after a click; the clock retries the rest."""
         return self.deliver_due(limit=20, lead_id=lead_id, max_wait=min(self.max_pacing_wait, timedelta(seconds=2)))
+
+    def refresh_homes(self, user_ids: list[str]) -> None:
+        """Queue Home tab updates for `user_ids` in a transaction of their own, e.g. those of a `Claim`."""
+        if user_ids:
+            with self.db.transaction() as session:
+                enqueue_home_refresh(session, user_ids, self.clock.now())
 
     def new_claim(self) -> Claim:
         """Return a claim for `enqueue`, held for CLAIM_SECONDS from now."""

@@ -103,6 +103,7 @@ def _handle(rt: Runtime, sender: OutboxSender, client: WebClient, body: dict[str
 
     if outcome.status == "done":
         sender.deliver_claimed(claimed)
+        sender.refresh_homes(claim.home_users)
     elif outcome.message:
         _tell(rt, client, payload, outcome.message)
         log.info("action.refused lead=%s user=%s status=%s", outcome.lead_id, payload.user_id, outcome.status)

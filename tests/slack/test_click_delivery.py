@@ -130,6 +130,35 @@ def test_accept_claims_its_card_update_in_the_insert(harness: Any, slack: Any) -
     assert card_update.status == "sent"
 
 
+def test_accept_queues_home_tabs_after_its_card_update(harness: Any, slack: Any) -> None:
+    # The click queues the Home tabs of the rep and her manager once the card update has gone out:
+    # while Slack still holds the chat.update, none is queued.
+    lead_id = harness.add_lead(owner_email=SANNE_EMAIL)
+    harness.sender.deliver_due()
+    earlier_publishes = len(slack.calls("views.publish"))
+    slack.set_latency(0.5, "chat.update")
+
+    reply = harness.slack_post(accept_body(harness, lead_id))
+    assert reply.status == 200
+    slack.wait_for("chat.update")
+    assert pending_homes(harness) == []
+    assert harness.web.bolt.listener_work.wait_idle(timeout=10)
+
+    assert pending_homes(harness) == [SANNE, "U0EVAVSR01"]
+    harness.sender.deliver_due()
+    published = {call.params["user_id"]: str(call.params["view"]["blocks"])
+                 for call in slack.calls("views.publish")[earlier_publishes:]}
+    assert "*SAL's* (1)" in published[SANNE]
+    assert "U0EVAVSR01" in published
+
+
+def pending_homes(harness: Any) -> list[str]:
+    with harness.rt.db.transaction() as session:
+        items = session.scalars(select(OutboxItem).where(OutboxItem.kind == "home", OutboxItem.status == "pending")
+                                .order_by(OutboxItem.id)).all()
+        return [item.payload["user_id"] for item in items]
+
+
 def test_modal_response_before_slow_update(harness: Any, slack: Any) -> None:
     # A rejection modal's response carries its field errors, so the decision runs first, but
     # the card update after it must not hold the response while Slack is slow.
