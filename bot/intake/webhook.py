@@ -50,12 +50,30 @@ def _errors(error: ValidationError, index: int) -> list[dict[str, Any]]:
     return details
 
 
+class _DuplicateKey(ValueError):
+    """A JSON object names one key twice, so it is unclear which value the sender meant."""
+
+
+def _object_without_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise _DuplicateKey(key)
+        data[key] = value
+    return data
+
+
 def _load_json(body: bytes) -> tuple[Any, str | None]:
     """Decode a delivery's JSON; return the data, or None and the reason it cannot be read."""
     try:
-        return json.loads(body), None
+        return json.loads(body, object_pairs_hook=_object_without_duplicate_keys), None
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         return None, f"body is not valid JSON: {error}"
+    except _DuplicateKey as error:
+        key = str(error.args[0])
+        # As for unknown fields, a key that does not look like a field name may be personal data.
+        name = repr(key) if _FIELD_NAME_RE.fullmatch(key) else "(name not shown)"
+        return None, f"a JSON object contains the key {name} twice; send each field once"
     except RecursionError:
         return None, "body is nested too deeply to be a lead"
     except ValueError:
