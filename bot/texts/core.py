@@ -107,7 +107,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "nl": "Alleen {allowed} of een beheerder mag deze lead wijzigen.",
         "en": "Only {allowed} or an admin may change this lead.",
     },
-    "action.lead_not_found": {"nl": "Deze lead bestaat niet meer.", "en": "This lead no longer exists."},
+    "action.lead_not_found": {"nl": "Deze lead bestaat niet: hij is nooit opgeslagen of is gewist.",
+                              "en": "This lead does not exist: it was never stored or has been erased."},
     "action.failed": {
         "nl": "Er ging iets mis (referentie {ref}). Probeer het opnieuw of vraag je beheerder.",
         "en": "Something went wrong (reference {ref}). Try again or ask your admin.",

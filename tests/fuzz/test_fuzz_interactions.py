@@ -440,7 +440,7 @@ def test_lead_id_beyond_integer_is_not_found(
     assert lead_states(harness)[lead_id][0] == "mql"
     # The lead id is not ours, so the handler either ignores the click or replies "not found".
     texts = [call.params.get("text") for call in slack.calls("chat.postEphemeral")]
-    assert texts in ([], ["Deze lead bestaat niet meer."])
+    assert texts in ([], ["Deze lead bestaat niet: hij is nooit opgeslagen of is gewist."])
 
 
 # --- Cases the properties found in handlers/web.py, bot/metrics.py and handlers/sales.py ---------
