@@ -80,7 +80,7 @@ class Claim:
     """A claim that `enqueue` takes on the item it adds, for `OutboxSender.deliver_claimed` after the commit.
 
     A lead's items go out in order, so the item is claimed only when no other item of its
-    lead is pending; `items` then holds it. Otherwise `items` stays empty, and the caller
+    lead is pending, and `items` then contains it. Otherwise `items` stays empty, and the caller
     claims the lead's items with `OutboxSender.claim_lead_items` instead.
 
     `bot.cards.refresh_card` leaves the Home tabs to a caller with a claim, which queues them
@@ -114,8 +114,8 @@ def enqueue(
     unique key is what makes a reminder or escalation go out once. A caller whose
     key cannot exist yet (it contains a version that only this transaction could
     reach) passes `key_is_new`, which saves the savepoint that guards the INSERT.
-    Such a caller may also pass a `claim`: the same INSERT then claims the item of
-    a lead, which saves the click the statement of `OutboxSender.claim_lead_items`.
+    Such a caller may also pass a `claim`. The same INSERT then claims the item of
+    a lead, and the caller needs no `OutboxSender.claim_lead_items` statement.
     """
     row = outbox_row(key, kind, method, payload, now, lead_id)
     if key_is_new and claim is not None and lead_id is not None:

@@ -131,8 +131,8 @@ def test_accept_claims_its_card_update_in_the_insert(harness: Any, slack: Any) -
 
 
 def test_accept_queues_home_tabs_after_its_card_update(harness: Any, slack: Any) -> None:
-    # The click queues the Home tabs of the rep and her manager once the card update has gone out:
-    # while Slack still holds the chat.update, none is queued.
+    # The click queues the Home tabs of the rep and her manager once the card update has gone out.
+    # While the stand-in delays its response to chat.update, none is queued.
     lead_id = harness.add_lead(owner_email=SANNE_EMAIL)
     harness.sender.deliver_due()
     earlier_publishes = len(slack.calls("views.publish"))

@@ -114,7 +114,7 @@ def test_duplicate_key_is_400(harness: Harness) -> None:
     first = json.dumps(lead_json("WEB-DUP"))
     # The same lead with "email" twice, and a key that looks like an address twice: which value
     # was meant is unclear, so nothing is stored, and only the field-like name is echoed.
-    for duplicate, shown in (('"email": "tweede@kaas.example"', "'email'"),
+    for duplicate, echoed_name in (('"email": "tweede@kaas.example"', "'email'"),
                              ('"jan@kaas.example": 1, "jan@kaas.example": 2', "(name not shown)")):
         body = (first[:-1] + ", " + duplicate + "}").encode()
         stamp = int(time.time())
@@ -122,7 +122,7 @@ def test_duplicate_key_is_400(harness: Harness) -> None:
                                                  "x-handoff-signature": sign("test-webhook-secret", stamp, body)})
         assert reply.status == 400
         message = reply.json()["details"][0]["message"]
-        assert f"contains the key {shown} twice" in message
+        assert f"contains the key {echoed_name} twice" in message
         assert "jan@kaas.example" not in reply.body.decode()
     assert count(harness, Lead) == 0
 
