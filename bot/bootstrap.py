@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
+
+from sqlalchemy import make_url
 
 from bot.channels import resolve_configured_channels
 from bot.clock import Clock, SystemClock
@@ -20,10 +23,20 @@ class DatabaseNotReady(Exception):
 
 
 def prepare_database(url: str) -> None:
-    """Upgrade an embedded SQLite database; require an explicit upgrade for a server database."""
+    """Upgrade an embedded SQLite database; require an explicit upgrade for a server database.
+
+    A SQLite file that does not exist yet is created. That is logged as `db.created` with the
+    path, because a mistyped DATABASE_URL otherwise starts the bot on an empty database.
+    """
     url = normalise_url(url)
     if url.startswith("sqlite"):
+        database = make_url(url).database
+        path = Path(database).expanduser() if database and database != ":memory:" else None
+        is_new = path is not None and not path.exists()
         upgrade(url)
+        if path is not None and is_new:
+            log.info("db.created path=%s: a new, empty SQLite database; if you expected existing data, "
+                     "check DATABASE_URL", path.resolve())
         return
     head = head_revision()
     current = current_revision(url)

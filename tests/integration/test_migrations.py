@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+
+import pytest
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -10,6 +13,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
+from bot.bootstrap import prepare_database
 from storage.db import Database, create_db_engine
 from storage.migrate import alembic_config, current_revision, upgrade
 from storage.models import Base
@@ -56,3 +60,18 @@ def test_sqlite_downgrade_keeps_child_rows(tmp_path: Path) -> None:
     engine.dispose()
     upgrade(url)
     assert current_revision(url) == ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+
+
+def test_new_sqlite_file_is_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # A mistyped DATABASE_URL creates a new file; the log names it, so the operator sees the empty database.
+    url = f"sqlite:///{tmp_path / 'handof.db'}"
+    with caplog.at_level(logging.INFO, logger="bot.bootstrap"):
+        prepare_database(url)
+    created = [record.getMessage() for record in caplog.records if record.getMessage().startswith("db.created")]
+    assert created == [f"db.created path={tmp_path / 'handof.db'}: a new, empty SQLite database; "
+                       "if you expected existing data, check DATABASE_URL"]
+
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="bot.bootstrap"):
+        prepare_database(url)
+    assert not [record for record in caplog.records if record.getMessage().startswith("db.created")]
