@@ -27,14 +27,20 @@ class ImportReport:
     rows: int = 0
     created: int = 0
     updated: int = 0
-    mqls: int = 0
     errors: list[RowError] = field(default_factory=list)
     lead_ids: list[int] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # The stage of each imported lead after its last row, so that a lead in several rows counts once.
+    stages: dict[int, str] = field(default_factory=dict)
 
     @property
     def imported(self) -> int:
         return self.created + self.updated
+
+    @property
+    def mqls(self) -> int:
+        """Count the imported leads that are MQLs after the import."""
+        return sum(1 for stage in self.stages.values() if stage == "mql")
 
 
 def import_csv(
@@ -67,12 +73,19 @@ def _import_rows(rt: Runtime, path: Path, mapping: CsvMapping, *, progress: Call
                  progress_every: int, batched: bool, batch_size: int) -> ImportReport:
     report = ImportReport()
     batch: list[ParsedRow] = []
+    # The line of each record id's first row, to report the rows that repeat one.
+    first_lines: dict[tuple[str, str], int] = {}
+    repeats: list[tuple[int, int]] = []
     reader = read_leads(path, mapping, default_tz=rt.config.teams[0].calendar.timezone)
     for result in reader:
         report.rows += 1
         if isinstance(result, RowError):
             report.errors.append(result)
         else:
+            if result.lead.external_id:
+                first = first_lines.setdefault((result.lead.source, result.lead.external_id), result.line)
+                if first != result.line:
+                    repeats.append((result.line, first))
             batch.append(result)
         if len(batch) >= batch_size:
             _store(rt, batch, report, actor=f"import:{path.name}", batched=batched)
@@ -82,7 +95,18 @@ def _import_rows(rt: Runtime, path: Path, mapping: CsvMapping, *, progress: Call
     if batch:
         _store(rt, batch, report, actor=f"import:{path.name}", batched=batched)
     report.warnings = list(reader.summary.warnings)
+    if repeats:
+        report.warnings.append(_repeats_warning(repeats))
     return report
+
+
+def _repeats_warning(repeats: list[tuple[int, int]], shown: int = 5) -> str:
+    """Describe rows that repeat an earlier row's record id; each one updated the lead of that earlier row."""
+    examples = ", ".join(f"line {line} repeats line {first}" for line, first in repeats[:shown])
+    more = f" and {len(repeats) - shown} more" if len(repeats) > shown else ""
+    rows = "1 row repeats" if len(repeats) == 1 else f"{len(repeats)} rows repeat"
+    return (f"{rows} the record id of an earlier row ({examples}{more}): each updated the lead of that row, "
+            "which counts once")
 
 
 def _store(rt: Runtime, rows: list[ParsedRow], report: ImportReport, *, actor: str, batched: bool = False) -> None:
@@ -108,8 +132,7 @@ def _store(rt: Runtime, rows: list[ParsedRow], report: ImportReport, *, actor: s
             report.created += 1
         else:
             report.updated += 1
-        if result.stage == "mql":
-            report.mqls += 1
+        report.stages[result.lead_id] = result.stage
 
 
 _frozen_lock = threading.Lock()

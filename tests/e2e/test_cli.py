@@ -73,6 +73,22 @@ def test_import_reports_bad_rows_by_line(tmp_path: Path) -> None:
     assert "kaasmakerij" not in result.stderr
 
 
+def test_import_counts_repeated_record_once(tmp_path: Path) -> None:
+    # Lines 2 and 4 carry the same record id: the second updates the first's lead, which is one MQL.
+    csv_path = tmp_path / "export.csv"
+    csv_path.write_text(
+        "Record ID;Email;Company Name;Industry;Number of Employees;Country/Region;HubSpot Score;Last Activity Date\n"
+        "1;a@kaasmakerij-fictief.nl;Kaasmakerij Fictief BV;Food & Beverage;120;NL;80;01-12-2026\n"
+        "2;b@kaasmakerij-fictief.nl;Tweede Fictief BV;Food & Beverage;120;NL;80;01-12-2026\n"
+        "1;a@kaasmakerij-fictief.nl;Kaasmakerij Fictief BV;Food & Beverage;130;NL;85;02-12-2026\n",
+        encoding="utf-8-sig",
+    )
+    result = run(["import", str(csv_path), "--no-deliver"], clean_env(tmp_path), tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "rows 3, new leads 2, updated 1, MQLs now 2," in result.stdout
+    assert "1 row repeats the record id of an earlier row (line 4 repeats line 2)" in result.stdout
+
+
 def test_import_of_only_bad_rows_fails(tmp_path: Path) -> None:
     csv_path = tmp_path / "export.csv"
     csv_path.write_text(
