@@ -102,8 +102,11 @@ def _handle(rt: Runtime, sender: OutboxSender, client: WebClient, body: dict[str
         return
 
     if outcome.status == "done":
-        sender.deliver_claimed(claimed)
-        sender.refresh_homes(claim.home_users)
+        try:
+            sender.deliver_claimed(claimed)
+        finally:
+            # The decision is stored, so its Home tabs are queued even when marking the card update failed.
+            sender.refresh_homes(claim.home_users)
     elif outcome.message:
         _tell(rt, client, payload, outcome.message)
         log.info("action.refused lead=%s user=%s status=%s", outcome.lead_id, payload.user_id, outcome.status)
