@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.messages import SNOOZE_CHOICES
-from storage.models import ClockPause, ClockSnooze, SlaClock
+from storage.models import ClockPause, ClockSnooze, Lead, SlaClock
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -46,8 +46,6 @@ def _owner_id(rt: Runtime, clock: SlaClock) -> str | None:
 
 
 def _lead_team(session: Session, clock: SlaClock) -> str | None:
-    from storage.models import Lead
-
     return session.scalar(select(Lead.team_id).where(Lead.id == clock.lead_id))
 
 
@@ -155,6 +153,11 @@ def pause(session: Session, rt: Runtime, *, clock_id: int, user_id: str, reason:
     if clock.breached_at is not None:
         return ControlResult("breached", clock)
     now = rt.clock.now()
+    # A decision locks the lead row before it stops the lead's clocks. Taking that lock first makes
+    # a concurrent decision start its stopping UPDATE after this pause commits, so that UPDATE reads
+    # the pause and ends it. Without the lock, a decision on PostgreSQL could stop the clock and
+    # leave the pause open, because its snapshot predates the pause.
+    session.execute(select(Lead.id).where(Lead.id == clock.lead_id).with_for_update())
     claimed = session.execute(
         update(SlaClock).where(SlaClock.id == clock_id, SlaClock.status == "running")
         .values(status="paused", next_alert_at=None).execution_options(synchronize_session=False)

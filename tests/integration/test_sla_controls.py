@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
@@ -322,3 +323,37 @@ def test_nurture_with_notes_starts_no_clock(runtime: Runtime, clock) -> None:  #
     returned_lead(runtime, notes="Champion left the company")
     with runtime.db.transaction() as session:
         assert list(session.scalars(select(SlaClock).where(SlaClock.kind == "nurture_notes"))) == []
+
+
+def test_pause_during_accept_is_ended(runtime: Runtime, clock) -> None:  # type: ignore[no-untyped-def]
+    # A pause commits while an Accept of the same lead waits for it; the Accept must end that pause.
+    lead_id = add_lead(runtime)
+    clock_id = decision_clock(runtime).id
+    clock.advance(timedelta(minutes=5))
+    outcomes: list[str] = []
+    errors: list[BaseException] = []
+
+    def accept() -> None:
+        try:
+            with runtime.db.transaction() as session:
+                outcomes.append(decide(session, runtime, lead_id=lead_id, version=2, user_id=SANNE, accept=True).status)
+        except BaseException as error:  # noqa: BLE001 - reported by the asserts below
+            errors.append(error)
+
+    with runtime.db.transaction() as pausing:
+        assert pause(pausing, runtime, clock_id=clock_id, user_id=SANNE, reason="waiting_for_customer",
+                     note=None).status == "done"
+        thread = threading.Thread(target=accept)
+        thread.start()
+        # The Accept now waits for the lead row (PostgreSQL) or the write lock (SQLite) until the pause commits.
+        time.sleep(1.0)
+        assert outcomes == []
+    thread.join(timeout=30)
+
+    assert errors == []
+    assert outcomes == ["done"]
+    assert decision_clock(runtime).status == "stopped"
+    with runtime.db.transaction() as session:
+        record = session.scalars(select(ClockPause).where(ClockPause.clock_id == clock_id)).one()
+    assert record.ended_at is not None
+    assert record.ended_by == "system"
