@@ -189,7 +189,10 @@ def handle_delivery(rt: Runtime, body: bytes, headers: dict[str, str], *, now_ep
     leads, errors = parse_body(body)
     if errors:
         log.warning("webhook.rejected status=400 errors=%s bytes=%s", len(errors), len(body))
-        return WebhookResponse(400, {"error": "invalid lead data; nothing was stored", "details": errors[:50]})
+        # An error about the body as a whole (not JSON, not an object) may concern leads or outcomes alike.
+        whole_body = errors[0]["lead"] is None and errors[0]["field"] is None
+        heading = "invalid delivery" if whole_body else "invalid lead data"
+        return WebhookResponse(400, {"error": f"{heading}; nothing was stored", "details": errors[:50]})
 
     assert signature is not None
     try:

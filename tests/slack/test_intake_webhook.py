@@ -107,6 +107,7 @@ def test_invalid_json_is_400(harness: Harness) -> None:
     reply = harness.request("/leads", body, {"x-handoff-timestamp": str(stamp),
                                              "x-handoff-signature": sign("test-webhook-secret", stamp, body)})
     assert reply.status == 400
+    assert reply.json()["error"] == "invalid delivery; nothing was stored"
     assert "not valid JSON" in reply.json()["details"][0]["message"]
 
 
