@@ -14,7 +14,7 @@ Input:
   `sep=X` first line;
 - encoding: UTF-8 with or without BOM. A file that is not valid UTF-8 is read as
   Windows-1252 (cp1252), and the summary records a warning about it. A file that
-  starts with a UTF-16 byte order mark is rejected;
+  starts with a UTF-16 byte order mark, or looks like UTF-16 without one, is rejected;
 - blank lines and rows whose cells are all empty are skipped; rows with more or fewer
   fields than the header are errors.
 
@@ -484,6 +484,20 @@ def _open_input(source: str | os.PathLike[str] | IO[bytes] | IO[str]) -> _TextIn
     return _wrap_binary(source, owned=False)  # type: ignore[arg-type]
 
 
+# Bytes read from the start of a file to tell UTF-16 without a byte order mark from CSV text.
+_UTF16_SNIFF_BYTES = 4096
+
+
+def _looks_like_utf16(head: bytes) -> bool:
+    """Return whether nearly every odd or every even byte is NUL, as in UTF-16 text of mostly Latin letters."""
+    if len(head) < 4:
+        return False
+    for half in (head[1::2], head[0::2]):
+        if half.count(0) >= 0.9 * len(half):
+            return True
+    return False
+
+
 def _wrap_binary(binary: IO[bytes], *, owned: bool) -> _TextInput:
     start = binary.tell()
     head = binary.read(len(codecs.BOM_UTF8))
@@ -493,6 +507,10 @@ def _wrap_binary(binary: IO[bytes], *, owned: bool) -> _TextInput:
         # header becomes a list of NUL escapes.
         raise CsvReadError("the file is UTF-16 text, as Excel's \"Unicode Text\" format writes it; "
                            "save it as CSV UTF-8 and try again")
+    binary.seek(start)
+    if _looks_like_utf16(binary.read(_UTF16_SNIFF_BYTES)):
+        raise CsvReadError("the file looks like UTF-16 text without a byte order mark (every other byte is "
+                           "NUL); save it as CSV UTF-8 and try again")
     binary.seek(start)
     invalid_line = _first_undecodable_line(binary, "utf-8")
 

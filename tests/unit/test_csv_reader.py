@@ -224,6 +224,16 @@ def test_utf16_file_raises(tmp_path: Path, encoding: str) -> None:
     assert "save it as CSV UTF-8" in str(raised.value)
 
 
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_bom_raises(tmp_path: Path, encoding: str) -> None:
+    # Without the mark the bytes would decode as cp1252, and the header would be full of NUL characters.
+    path = write(tmp_path, csv_text([row()], ";"), encoding=encoding)
+
+    with pytest.raises(CsvReadError, match="looks like UTF-16 text without a byte order mark") as raised:
+        read_leads(path, make_mapping())
+    assert "save it as CSV UTF-8" in str(raised.value)
+
+
 def test_empty_file_raises(tmp_path: Path) -> None:
     path = write(tmp_path, "\r\n\r\n")
 
