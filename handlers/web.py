@@ -45,8 +45,11 @@ class WebApp:
         if path == "/healthz":
             return self._health(start_response)
         if path not in {"/slack/events", "/leads"}:
+            # The path is the client's and may contain anything, so only its length is logged.
+            log.warning("http.rejected status=404 method=%s path_length=%s", _method_for_log(method), len(path))
             return _json(start_response, 404, {"error": f"no endpoint at {path}; use /slack/events, /leads or /healthz"})
         if method != "POST":
+            log.warning("http.rejected path=%s status=405 method=%s", path, _method_for_log(method))
             return _json(start_response, 405, {"error": f"{path} takes POST, not {method}"})
         body, error = self._read_body(environ)
         if error is not None:
@@ -157,3 +160,8 @@ def _json(start_response: StartResponse, status: int, body: dict[str, Any]) -> I
     start_response(f"{status} {REASONS.get(status, 'Status')}",
                    [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
     return [data]
+
+
+def _method_for_log(method: str) -> str:
+    """Return an HTTP method for a log line, or a placeholder when the client sent something else."""
+    return method if method.isascii() and method.isalpha() and len(method) <= 16 else "(invalid)"

@@ -166,9 +166,14 @@ def test_healthz_reports_database(harness: Harness) -> None:
     assert reply.json() == {"status": "ok"}
 
 
-def test_unknown_path_is_404(harness: Harness) -> None:
-    assert harness.request("/nope", b"", {}, method="GET").status == 404
-    assert harness.request("/leads", b"", {}, method="GET").status == 405
+def test_unknown_path_is_404(harness: Harness, caplog: Any) -> None:
+    with caplog.at_level(logging.WARNING):
+        assert harness.request("/jan@kaas.example", b"", {}, method="GET").status == 404
+        assert harness.request("/leads", b"", {}, method="GET").status == 405
+    logged = caplog.text
+    assert "http.rejected status=404 method=GET path_length=17" in logged
+    assert "http.rejected path=/leads status=405 method=GET" in logged
+    assert "jan@kaas.example" not in logged
 
 
 def sql_lead(harness: Harness, external_id: str = "WEB-9") -> int:
