@@ -146,7 +146,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         report = import_csv(rt, path, mapping, progress=lambda r: print(f"  … {r.rows} rows read", file=sys.stderr))
     except (MappingError, CsvReadError) as error:
         raise SystemExit(f"{path}: {error}") from None
-    print(f"{path.name}: rows {report.rows}, new leads {report.created}, updated {report.updated}, "
+    print(f"{path.name}: rows {report.rows}, new leads {report.created}, updated leads {report.updated}, "
           f"MQLs now {report.mqls}, unreadable rows {len(report.errors)}")
     for warning in report.warnings:
         print(f"  warning: {warning}")

@@ -24,18 +24,32 @@ BATCH_SIZE = 2500
 
 @dataclass
 class ImportReport:
+    """What an import read and stored. Rows count lines of the file; leads count each lead once."""
+
     rows: int = 0
-    created: int = 0
-    updated: int = 0
     errors: list[RowError] = field(default_factory=list)
     lead_ids: list[int] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     # The stage of each imported lead after its last row, so that a lead in several rows counts once.
     stages: dict[int, str] = field(default_factory=dict)
+    # The leads that this import created; the other leads in `stages` existed before it.
+    created_leads: set[int] = field(default_factory=set)
+    stored_rows: int = 0
 
     @property
     def imported(self) -> int:
-        return self.created + self.updated
+        """Count the rows that were stored."""
+        return self.stored_rows
+
+    @property
+    def created(self) -> int:
+        """Count the leads that this import created."""
+        return len(self.created_leads)
+
+    @property
+    def updated(self) -> int:
+        """Count the leads that existed before this import and that it updated."""
+        return len(self.stages) - len(self.created_leads)
 
     @property
     def mqls(self) -> int:
@@ -129,10 +143,9 @@ def _store(rt: Runtime, rows: list[ParsedRow], report: ImportReport, *, actor: s
         return
     for result in results:
         report.lead_ids.append(result.lead_id)
+        report.stored_rows += 1
         if result.created:
-            report.created += 1
-        else:
-            report.updated += 1
+            report.created_leads.add(result.lead_id)
         report.stages[result.lead_id] = result.stage
 
 

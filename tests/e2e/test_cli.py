@@ -74,7 +74,8 @@ def test_import_reports_bad_rows_by_line(tmp_path: Path) -> None:
 
 
 def test_import_counts_repeated_record_once(tmp_path: Path) -> None:
-    # Lines 2 and 4 carry the same record id: the second updates the first's lead, which is one MQL.
+    # Lines 2 and 4 carry the same record id: the second updates the lead that the first created,
+    # which counts as one new lead and one MQL. Imported again, the file updates both leads.
     csv_path = tmp_path / "export.csv"
     csv_path.write_text(
         "Record ID;Email;Company Name;Industry;Number of Employees;Country/Region;HubSpot Score;Last Activity Date\n"
@@ -85,8 +86,12 @@ def test_import_counts_repeated_record_once(tmp_path: Path) -> None:
     )
     result = run(["import", str(csv_path), "--no-deliver"], clean_env(tmp_path), tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "rows 3, new leads 2, updated 1, MQLs now 2," in result.stdout
+    assert "rows 3, new leads 2, updated leads 0, MQLs now 2," in result.stdout
     assert "1 row repeats the record id of an earlier row (line 4 repeats line 2)" in result.stdout
+
+    again = run(["import", str(csv_path), "--no-deliver"], clean_env(tmp_path), tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "rows 3, new leads 0, updated leads 2, MQLs now 2," in again.stdout
 
 
 def test_import_of_only_bad_rows_fails(tmp_path: Path) -> None:
