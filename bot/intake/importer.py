@@ -24,7 +24,7 @@ BATCH_SIZE = 2500
 
 @dataclass
 class ImportReport:
-    """What an import read and stored. Rows count lines of the file; leads count each lead once."""
+    """Counts of an import: `rows` are lines of the file, and the lead counts take each lead once."""
 
     rows: int = 0
     errors: list[RowError] = field(default_factory=list)
