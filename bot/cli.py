@@ -624,8 +624,12 @@ def masked_settings(settings: Settings) -> dict[str, object]:
     """Return the settings by environment variable name, with secrets and the database password masked."""
     from sqlalchemy.engine import make_url
 
+    from handlers.app import DEFAULT_SLACK_API_URL
+
     values = json.loads(settings.model_dump_json())
     values["database_url"] = make_url(settings.database_url).render_as_string(hide_password=True)
+    # Without SLACK_API_URL the bot calls Slack itself, so show that address rather than null.
+    values["slack_api_url"] = settings.slack_api_url or DEFAULT_SLACK_API_URL
     names = {"webhook_secret": "HANDOFF_WEBHOOK_SECRET"}
     return {names.get(name, name.upper()): value for name, value in values.items()}
 

@@ -132,7 +132,7 @@ def test_demo_shows_the_whole_loop(tmp_path: Path) -> None:
     result = run(["demo", "--language", "en"], clean_env(tmp_path), tmp_path, timeout=300)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "unreadable rows: 1" in out
+    assert "new leads 23, MQLs now 15, unreadable rows 1" in out
     assert "receives:" in out
     assert "Accepted* by" in out
     assert "rerouted to" in out
@@ -250,6 +250,7 @@ def test_config_check_masks_database_password(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "pgpassword" not in result.stdout
     assert "SLACK_BOT_TOKEN" in result.stdout
+    assert '"SLACK_API_URL": "https://slack.com/api/"' in result.stdout
     assert "warning: SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET not set" in result.stdout
 
 
