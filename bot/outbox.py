@@ -90,7 +90,7 @@ class Claim:
     """
 
     token: str
-    until: datetime
+    clock: Clock
     items: list[OutboxItem] = field(default_factory=list)
     # Users whose Home tab the caller refreshes once the claimed items are sent (`OutboxSender.refresh_homes`).
     home_users: list[str] = field(default_factory=list)
@@ -119,7 +119,9 @@ def enqueue(
     """
     row = outbox_row(key, kind, method, payload, now, lead_id)
     if key_is_new and claim is not None and lead_id is not None:
-        added = session.execute(_OUTBOX_INSERT_CLAIMED, {**row, "token": claim.token, "until": claim.until})
+        # The claim runs from the INSERT, not from new_claim(): the decision may have waited for a lock in between.
+        until = claim.clock.now() + timedelta(seconds=CLAIM_SECONDS)
+        added = session.execute(_OUTBOX_INSERT_CLAIMED, {**row, "token": claim.token, "until": until})
         item = added.mappings().one()
         if item["claimed_by"] is not None:
             claim.items.append(OutboxItem(**item))
@@ -329,8 +331,8 @@ class OutboxSender:
                 enqueue_home_refresh(session, user_ids, self.clock.now())
 
     def new_claim(self) -> Claim:
-        """Return a claim for `enqueue`, held for CLAIM_SECONDS from now."""
-        return Claim(token=self._claim_token(), until=self.clock.now() + timedelta(seconds=CLAIM_SECONDS))
+        """Return a claim for `enqueue`, which holds the item it claims for CLAIM_SECONDS from its INSERT."""
+        return Claim(token=self._claim_token(), clock=self.clock)
 
     def _claim_token(self) -> str:
         return f"{self.worker_id}:{uuid.uuid4().hex[:8]}"

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import event, select, update
 
 from bot.ids import ActionId, LeadRef
-from bot.outbox import enqueue
+from bot.outbox import CLAIM_SECONDS, enqueue
 from bot.slack_standin.interactions import block_action_body, button_action
 from storage.models import Lead, OutboxItem
 
@@ -128,6 +128,20 @@ def test_accept_claims_its_card_update_in_the_insert(harness: Any, slack: Any) -
         card_update = session.scalars(select(OutboxItem).where(OutboxItem.lead_id == lead_id,
                                                                OutboxItem.kind == "card_update")).one()
     assert card_update.status == "sent"
+
+
+def test_claim_runs_from_its_insert(harness: Any) -> None:
+    # A decision may wait for a lock after new_claim(); the item must still be held CLAIM_SECONDS from its INSERT.
+    lead_id = harness.add_lead(owner_email=SANNE_EMAIL)
+    claim = harness.sender.new_claim()
+    harness.rt.clock.advance(timedelta(seconds=45))
+    inserted_at = harness.rt.clock.now()
+    with harness.rt.db.transaction() as session:
+        enqueue(session, key=f"lead:{lead_id}:test_update", kind="card_update", method="chat.update",
+                payload={"channel": "D0SANNE", "ts": "1.0", "text": "test"}, now=inserted_at, lead_id=lead_id,
+                key_is_new=True, claim=claim)
+
+    assert [item.claimed_until for item in claim.items] == [inserted_at + timedelta(seconds=CLAIM_SECONDS)]
 
 
 def test_accept_queues_home_tabs_after_its_card_update(harness: Any, slack: Any) -> None:
