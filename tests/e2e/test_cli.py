@@ -37,6 +37,16 @@ def clean_env(tmp_path: Path, **values: str) -> dict[str, str]:
     return env
 
 
+EXPORT_HEADER = "Record ID;Email;Company Name;Industry;Number of Employees;Country/Region;HubSpot Score;Last Activity Date\n"
+
+
+def write_export(tmp_path: Path, *rows: str) -> Path:
+    """Write a HubSpot-style export with the given rows, each ending in a newline, as Excel's CSV UTF-8 does."""
+    path = tmp_path / "export.csv"
+    path.write_text(EXPORT_HEADER + "".join(rows), encoding="utf-8-sig")
+    return path
+
+
 def test_run_without_credentials_says_what_is_missing(tmp_path: Path) -> None:
     result = run(["run"], clean_env(tmp_path), tmp_path)
     assert result.returncode != 0
@@ -59,12 +69,10 @@ def test_invalid_configuration_stops_with_key_and_value(tmp_path: Path) -> None:
 
 
 def test_import_reports_bad_rows_by_line(tmp_path: Path) -> None:
-    csv_path = tmp_path / "export.csv"
-    csv_path.write_text(
-        "Record ID;Email;Company Name;Industry;Number of Employees;Country/Region;HubSpot Score;Last Activity Date\n"
-        "1;a@kaasmakerij-fictief.nl;Kaasmakerij Fictief BV;Food & Beverage;120;NL;80;01-12-2026\n"
+    csv_path = write_export(
+        tmp_path,
+        "1;a@kaasmakerij-fictief.nl;Kaasmakerij Fictief BV;Food & Beverage;120;NL;80;01-12-2026\n",
         "2;b@kaasmakerij-fictief.nl;Tweede Fictief BV;Food & Beverage;veel;NL;80;01-12-2026\n",
-        encoding="utf-8-sig",
     )
     result = run(["import", str(csv_path), "--no-deliver"], clean_env(tmp_path), tmp_path)
     assert result.returncode == 0, result.stderr
@@ -76,13 +84,11 @@ def test_import_reports_bad_rows_by_line(tmp_path: Path) -> None:
 def test_import_counts_repeated_record_once(tmp_path: Path) -> None:
     # Lines 2 and 4 carry the same record id: the second updates the lead that the first created,
     # which counts as one new lead and one MQL. Imported again, the file updates both leads.
-    csv_path = tmp_path / "export.csv"
-    csv_path.write_text(
-        "Record ID;Email;Company Name;Industry;Number of Employees;Country/Region;HubSpot Score;Last Activity Date\n"
-        "1;a@kaasmakerij-fictief.nl;Kaasmakerij Fictief BV;Food & Beverage;120;NL;80;01-12-2026\n"
-        "2;b@kaasmakerij-fictief.nl;Tweede Fictief BV;Food & Beverage;120;NL;80;01-12-2026\n"
+    csv_path = write_export(
+        tmp_path,
+        "1;a@kaasmakerij-fictief.nl;Kaasmakerij Fictief BV;Food & Beverage;120;NL;80;01-12-2026\n",
+        "2;b@kaasmakerij-fictief.nl;Tweede Fictief BV;Food & Beverage;120;NL;80;01-12-2026\n",
         "1;a@kaasmakerij-fictief.nl;Kaasmakerij Fictief BV;Food & Beverage;130;NL;85;02-12-2026\n",
-        encoding="utf-8-sig",
     )
     result = run(["import", str(csv_path), "--no-deliver"], clean_env(tmp_path), tmp_path)
     assert result.returncode == 0, result.stderr
@@ -95,12 +101,10 @@ def test_import_counts_repeated_record_once(tmp_path: Path) -> None:
 
 
 def test_import_of_only_bad_rows_fails(tmp_path: Path) -> None:
-    csv_path = tmp_path / "export.csv"
-    csv_path.write_text(
-        "Record ID;Email;Company Name;Industry;Number of Employees;Country/Region;HubSpot Score;Last Activity Date\n"
-        "1;a@kaasmakerij-fictief.nl;Kaasmakerij Fictief BV;Food & Beverage;veel;NL;80;01-12-2026\n"
+    csv_path = write_export(
+        tmp_path,
+        "1;a@kaasmakerij-fictief.nl;Kaasmakerij Fictief BV;Food & Beverage;veel;NL;80;01-12-2026\n",
         "2;b@kaasmakerij-fictief.nl;Tweede Fictief BV;Food & Beverage;120;NL;hoog;01-12-2026\n",
-        encoding="utf-8-sig",
     )
     result = run(["import", str(csv_path), "--no-deliver"], clean_env(tmp_path), tmp_path)
     assert result.returncode == 1
@@ -289,11 +293,9 @@ def test_outcome_command_closes_an_sql(tmp_path: Path) -> None:
 
 def test_export_history_and_metrics_for_excel(tmp_path: Path) -> None:
     env = clean_env(tmp_path)
-    csv_path = tmp_path / "export.csv"
-    csv_path.write_text(
-        "Record ID;Email;Company Name;Industry;Number of Employees;Country/Region;HubSpot Score;Last Activity Date\n"
+    csv_path = write_export(
+        tmp_path,
         "1;a@kaasmakerij-fictief.nl;Kaasmakerij Fictief BV;Food & Beverage;120;NL;80;01-12-2026\n",
-        encoding="utf-8-sig",
     )
     assert run(["import", str(csv_path), "--no-deliver"], env, tmp_path).returncode == 0
     history = tmp_path / "history.csv"
