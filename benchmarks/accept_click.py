@@ -73,9 +73,9 @@ from handlers.web import WebApp
 from storage.db import Database
 
 NAME = "accept_click"
-# A click every 25 ms, floor and app in turn: each one waits as long after the work of the one before.
+# One click every 25 ms, alternating between floor and app, so that both pause alike between clicks.
 CLICK_INTERVAL_SECONDS = 0.025
-# How far the app's clock moves between its clicks; the clock runs in working hours all along.
+# How far the app's clock moves between its clicks. All 530 clicks stay within working hours.
 CLOCK_STEP = timedelta(seconds=7)
 WAIT_TIMEOUT_SECONDS = 5.0
 
@@ -150,7 +150,7 @@ def _click(subject: _Subject, card: Card, expected_updates: int) -> tuple[float,
 
 def _measure(floor: _Subject, app: _Subject, warmup: int) -> None:
     """Click the floor's and the app's cards in turn, the first of each round alternating."""
-    # The bot's processes freeze their start-up objects once the app is built; the floor's set-up is frozen alike.
+    # The bot's processes freeze their start-up objects once the app is built. The floor's set-up is frozen alike.
     freeze_startup_objects()
     try:
         next_start = time.monotonic()
@@ -169,7 +169,7 @@ def _measure(floor: _Subject, app: _Subject, warmup: int) -> None:
 
 
 def _real_app(stack: ExitStack, kind: str, options: Options, count: int) -> tuple[_Subject, Callable[[], None]]:
-    """Set up the app with `count` delivered cards; return it and the check to run after the clicks."""
+    """Set up the app with `count` delivered cards, and return it with the check to run after the clicks."""
     url = stack.enter_context(scratch_database(kind, options, name="click"))
     standin = stack.enter_context(SlackStandin())
     add_example_users(standin)
@@ -184,8 +184,8 @@ def _real_app(stack: ExitStack, kind: str, options: Options, count: int) -> tupl
     listener_profile: _ProfilingExecutor | None = None
     request_profile: cProfile.Profile | None = None
     if options.profile:
-        # The listeners hand their work to the app's listener work pool, kept in a private
-        # attribute; only the profile run replaces it.
+        # The listeners hand their work to the app's listener work pool, a private attribute
+        # that only the profile run replaces.
         listener_profile = _ProfilingExecutor()
         bolt.listener_work._pool = listener_profile
         request_profile = cProfile.Profile()
@@ -208,13 +208,14 @@ def _real_app(stack: ExitStack, kind: str, options: Options, count: int) -> tupl
         stages = count_stages(rt, lead_ids)
         outbox = count_outbox(rt, lead_ids)
         if stages != {"sal": count} or set(outbox) != {"sent"}:
-            raise RuntimeError(f"after the clicks: stages {stages}, outbox {outbox}; expected every lead in sal, every item sent")
+            raise RuntimeError(f"after the clicks: stages {stages}, outbox {outbox}; "
+                               "expected every lead in sal and every item sent")
 
     return subject, check
 
 
 def _floor_app(stack: ExitStack, kind: str, options: Options, count: int) -> tuple[_Subject, Callable[[], None]]:
-    """Set up the bare Bolt app with `count` posted messages; return it and the check to run after the clicks."""
+    """Set up the bare Bolt app with `count` posted messages, and return it with the check to run after the clicks."""
     url = stack.enter_context(scratch_database(kind, options, name="floor"))
     standin = stack.enter_context(SlackStandin())
     add_example_users(standin)

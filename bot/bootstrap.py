@@ -32,11 +32,11 @@ def prepare_database(url: str) -> None:
     if url.startswith("sqlite"):
         database = make_url(url).database
         path = Path(database).expanduser() if database and database != ":memory:" else None
-        is_new = path is not None and not path.exists()
+        new_file = path if path is not None and not path.exists() else None
         upgrade(url)
-        if path is not None and is_new:
+        if new_file is not None:
             log.info("db.created path=%s: a new, empty SQLite database; if you expected existing data, "
-                     "check DATABASE_URL", path.resolve())
+                     "check DATABASE_URL", new_file.resolve())
         return
     head = head_revision()
     current = current_revision(url)

@@ -167,7 +167,8 @@ def run_demo(language: str = "nl") -> int:
 
         _say("1. Import the HubSpot export")
         report = import_csv(rt, DEMO_CSV, load_mapping("hubspot"))
-        print(f"rows {report.rows}: new leads {report.created}, MQLs now {report.mqls}, unreadable rows {len(report.errors)}")
+        print(f"rows {report.rows}: new leads {report.created}, MQLs now {report.mqls}, "
+              f"unreadable rows {len(report.errors)}")
         for error in report.errors:
             column = f" column {error.column!r}" if error.column else ""
             print(f"  line {error.line}{column}: {error.reason}")

@@ -331,7 +331,7 @@ class OutboxSender:
                 enqueue_home_refresh(session, user_ids, self.clock.now())
 
     def new_claim(self) -> Claim:
-        """Return a claim for `enqueue`, which holds the item it claims for CLAIM_SECONDS from its INSERT."""
+        """Return a claim for `enqueue`. The item it claims stays claimed for CLAIM_SECONDS from its INSERT."""
         return Claim(token=self._claim_token(), clock=self.clock)
 
     def _claim_token(self) -> str:

@@ -20,6 +20,7 @@ from bot.runtime import Runtime
 from handlers.listener_work import ListenerWork
 from handlers.payloads import ActionPayload, PayloadError, parse_action
 from handlers.sales import open_reject_modal
+from storage.models import OutboxItem
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,9 @@ def _handle(rt: Runtime, sender: OutboxSender, client: WebClient, body: dict[str
                              reason=reason, claim=claim)
             # The card update is claimed with the decision, so that it goes to Slack right after the commit.
             # An Accept's INSERT claims it when nothing else of the lead waits; otherwise one more statement does.
-            claimed = (claim.items or sender.claim_lead_items(session, outcome.lead_id)) if outcome.status == "done" else []
+            claimed: list[OutboxItem] = []
+            if outcome.status == "done":
+                claimed = claim.items or sender.claim_lead_items(session, outcome.lead_id)
     except Exception:
         reference = uuid.uuid4().hex[:8]
         log.exception("action.failed ref=%s lead=%s user=%s", reference, ref.lead, payload.user_id)

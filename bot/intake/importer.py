@@ -32,7 +32,7 @@ class ImportReport:
     warnings: list[str] = field(default_factory=list)
     # The stage of each imported lead after its last row, so that a lead in several rows counts once.
     stages: dict[int, str] = field(default_factory=dict)
-    # The leads that this import created; the other leads in `stages` existed before it.
+    # The leads that this import created. The other leads in `stages` existed before it.
     created_leads: set[int] = field(default_factory=set)
     stored_rows: int = 0
 
@@ -115,10 +115,10 @@ def _import_rows(rt: Runtime, path: Path, mapping: CsvMapping, *, progress: Call
     return report
 
 
-def _repeats_warning(repeats: list[tuple[int, int]], shown: int = 5) -> str:
-    """Describe rows that repeat an earlier row's record id; each one updated the lead of that earlier row."""
-    examples = ", ".join(f"line {line} repeats line {first}" for line, first in repeats[:shown])
-    more = f" and {len(repeats) - shown} more" if len(repeats) > shown else ""
+def _repeats_warning(repeats: list[tuple[int, int]], max_listed: int = 5) -> str:
+    """Describe the rows that repeat an earlier row's record id. Each one updated the lead of that earlier row."""
+    examples = ", ".join(f"line {line} repeats line {first}" for line, first in repeats[:max_listed])
+    more = f" and {len(repeats) - max_listed} more" if len(repeats) > max_listed else ""
     rows = "1 row repeats" if len(repeats) == 1 else f"{len(repeats)} rows repeat"
     return (f"{rows} the record id of an earlier row ({examples}{more}): each updated the lead of that row, "
             "which counts once")

@@ -160,9 +160,11 @@ def start_sal_clocks(session: Session, rt: Runtime, lead: Lead, *, now: datetime
     rows = [clock_values(rt, lead_id=lead.id, team_id=lead.team_id, rep_email=lead.rep_email, kind=kind, start=now,
                          due=deadline)
             for kind, deadline in due.items()]
-    session.execute(_insert_next_generations(len(rows)), {
-        f"new_{name}_{index}": value for index, row in enumerate(rows) for name, value in row.items() if name != "generation"
-    })
+    parameters = {
+        f"new_{name}_{index}": value
+        for index, row in enumerate(rows) for name, value in row.items() if name != "generation"
+    }
+    session.execute(_insert_next_generations(len(rows)), parameters)
 
 
 def start_sql_decision_clock(session: Session, rt: Runtime, lead: Lead, *, now: datetime) -> None:
@@ -227,7 +229,8 @@ def _insert_next_generations(count: int) -> Insert:
     for index in range(count):
         latest = (
             select(func.coalesce(func.max(_CLOCKS.c.generation), 0) + 1)
-            .where(_CLOCKS.c.lead_id == bindparam(f"new_lead_id_{index}"), _CLOCKS.c.kind == bindparam(f"new_kind_{index}"))
+            .where(_CLOCKS.c.lead_id == bindparam(f"new_lead_id_{index}"),
+                   _CLOCKS.c.kind == bindparam(f"new_kind_{index}"))
             .scalar_subquery()
         )
         values = [bindparam(f"new_{column.name}_{index}", type_=column.type) for column in columns]
