@@ -1,8 +1,9 @@
 """Accept click in process: the real WSGI router and Bolt app against a bare Bolt app.
 
 Both send the HTTP response before the decision is done: the floor's Bolt runs its
-listener in Bolt's thread pool, the app's listener queues the decision on its
-listener work pool. So each click is timed from the WSGI call until the
+listener in Bolt's thread pool, and the app's listener leaves the decision to its listener work,
+which runs it in the request thread once the response has been sent (the WSGI body's close(),
+called as gunicorn calls it). So each click is timed from the WSGI call until the
 resulting chat.update request had reached the stand-in, for the real app and for the floor
 alike. The time the stand-in then takes to parse and check the blocks is left out, because
 that work is Slack's. It takes longer for the app's full card than for the floor's one section.
@@ -79,7 +80,8 @@ CLICK_INTERVAL_SECONDS = 0.025
 CLOCK_STEP = timedelta(seconds=7)
 WAIT_TIMEOUT_SECONDS = 5.0
 
-Dispatch = Callable[[str, dict[str, str]], int]
+# Send one signed request; return its HTTP status and the time.time() at which its response was complete.
+Dispatch = Callable[[str, dict[str, str]], tuple[int, float]]
 
 
 class _ProfilingExecutor(ThreadPoolExecutor):
@@ -137,8 +139,7 @@ def _click(subject: _Subject, card: Card, expected_updates: int) -> tuple[float,
     headers = signed(body)
     # The stand-in stamps each request's arrival with time.time(), so the click is timed on that clock too.
     started = time.time()
-    status = subject.dispatch(body, headers)
-    acked = time.time()
+    status, acked = subject.dispatch(body, headers)
     update = subject.standin.wait_for("chat.update", lambda call: call.params.get("ts") == card.ts,
                                       timeout=WAIT_TIMEOUT_SECONDS)
     if status != 200:
@@ -190,10 +191,17 @@ def _real_app(stack: ExitStack, kind: str, options: Options, count: int) -> tupl
         bolt.listener_work._pool = listener_profile
         request_profile = cProfile.Profile()
 
-    def dispatch(body: str, headers: dict[str, str]) -> int:
+    def dispatch(body: str, headers: dict[str, str]) -> tuple[int, float]:
+        responded: list[float] = []
+
+        def stamp() -> None:
+            responded.append(time.time())
+
         if request_profile is not None:
-            return request_profile.runcall(wsgi_post, web, "/slack/events", body.encode(), headers)[0]
-        return wsgi_post(web, "/slack/events", body.encode(), headers)[0]
+            status = request_profile.runcall(wsgi_post, web, "/slack/events", body.encode(), headers, stamp)[0]
+        else:
+            status = wsgi_post(web, "/slack/events", body.encode(), headers, stamp)[0]
+        return status, responded[0]
 
     assert isinstance(rt.clock, FixedClock)
     clock = rt.clock
@@ -202,9 +210,11 @@ def _real_app(stack: ExitStack, kind: str, options: Options, count: int) -> tupl
 
     def check() -> None:
         if request_profile is not None:
-            _print_profile(f"accept click, {kind}, request thread (signature check, parse, ack)", request_profile)
+            _print_profile(f"accept click, {kind}, request thread (signature check, parse, ack, then the work "
+                           "that runs after the response)", request_profile)
         if listener_profile is not None:
-            _print_profile(f"accept click, {kind}, listener thread (decide, outbox, chat.update)", listener_profile.profiler)
+            _print_profile(f"accept click, {kind}, listener work pool (work queued while other work ran)",
+                           listener_profile.profiler)
         stages = count_stages(rt, lead_ids)
         outbox = count_outbox(rt, lead_ids)
         if stages != {"sal": count} or set(outbox) != {"sent"}:
@@ -244,9 +254,10 @@ def _floor_app(stack: ExitStack, kind: str, options: Options, count: int) -> tup
                            blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "*Accepted*"}}])
         finished.release()
 
-    def dispatch(body: str, headers: dict[str, str]) -> int:
+    def dispatch(body: str, headers: dict[str, str]) -> tuple[int, float]:
         request = BoltRequest(body=body, headers={name: [value] for name, value in headers.items()})
-        return app.dispatch(request).status
+        status = app.dispatch(request).status
+        return status, time.time()
 
     def settle() -> None:
         if not finished.acquire(timeout=WAIT_TIMEOUT_SECONDS):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -75,8 +76,13 @@ def signed(body: str) -> dict[str, str]:
     return signed_headers(SIGNING_SECRET, body)
 
 
-def wsgi_post(app: Any, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-    """Call a WSGI app in process, as gunicorn would, and return the status and body."""
+def wsgi_post(app: Any, path: str, body: bytes, headers: dict[str, str],
+              responded: Callable[[], None] | None = None) -> tuple[int, bytes]:
+    """Call a WSGI app in process, as gunicorn would, and return the status and body.
+
+    As gunicorn does, the body's close() runs in this thread after the whole body has been read,
+    and `responded` is called in between: that is when a client would have the response.
+    """
     environ: dict[str, Any] = {
         "REQUEST_METHOD": "POST", "PATH_INFO": path, "QUERY_STRING": "",
         "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body),
@@ -92,7 +98,15 @@ def wsgi_post(app: Any, path: str, body: bytes, headers: dict[str, str]) -> tupl
     def start_response(line: str, _headers: list[tuple[str, str]]) -> None:
         status.append(int(line.split()[0]))
 
-    payload = b"".join(app(environ, start_response))
+    chunks = app(environ, start_response)
+    try:
+        payload = b"".join(chunks)
+        if responded is not None:
+            responded()
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
     return status[0], payload
 
 

@@ -318,7 +318,8 @@ def lead_card(lead: LeadView, language: str, timezone: str, decision: Decision |
         _context(clip(t(language, "card.routing", reason=lead.routing_reason), 2000, language)),
         _divider(),
     ]
-    deadline = format_when(lead.decision_due_at, language, timezone) if lead.decision_due_at else "?"
+    # Only an MQL's card shows the decision deadline, and formatting a date with Babel takes a while.
+    deadline = format_when(lead.decision_due_at, language, timezone) if lead.decision_due_at and lead.stage == "mql" else "?"
     if decision is not None:
         blocks.append(_section(decision_line(decision, language, timezone)))
     elif lead.stage == "mql":

@@ -121,10 +121,10 @@ def enqueue(
     if key_is_new and claim is not None and lead_id is not None:
         # The claim runs from the INSERT, not from new_claim(): the decision may have waited for a lock in between.
         until = claim.clock.now() + timedelta(seconds=CLAIM_SECONDS)
-        added = session.execute(_OUTBOX_INSERT_CLAIMED, {**row, "token": claim.token, "until": until})
-        item = added.mappings().one()
-        if item["claimed_by"] is not None:
-            claim.items.append(OutboxItem(**item))
+        item_id, claimed_by = session.execute(_OUTBOX_INSERT_CLAIMED, {**row, "token": claim.token, "until": until}).one()
+        if claimed_by is not None:
+            # Built from the values just inserted: reading the payload back would decode its JSON again.
+            claim.items.append(OutboxItem(id=item_id, claimed_by=claimed_by, claimed_until=until, **row))
         return True
     if key_is_new:
         session.execute(_OUTBOX_INSERT, row)
@@ -737,7 +737,7 @@ def _insert_claimed_statement() -> Any:
         .values({name: bindparam(name, type_=items.c[name].type) for name in columns})
         .values(claimed_by=case((waiting, None), else_=bindparam("token")),
                 claimed_until=case((waiting, None), else_=bindparam("until", type_=items.c.claimed_until.type)))
-        .returning(*items.c)
+        .returning(items.c.id, items.c.claimed_by)
     )
 
 

@@ -2,13 +2,18 @@
 
 The Bolt app runs with process_before_response, so each listener runs in the HTTP request
 thread and Slack gets its response when the listener returns. Listeners hand their work to this
-pool and return, so the response to a click waits for neither the decision nor a call to Slack.
-A burst of clicks waits here instead, and the queued work waits while requests are in flight
-(`request_in_flight`), for at most `YIELD_MAX_SECONDS`, so that the work of earlier clicks does not
-slow the responses to later ones. Modal submissions are the exception: they decide before
-they respond, because the response carries the field errors. Without process_before_response,
-Bolt keeps the response until ack() and checks for it every 10 ms, and a burst of listeners
-fills its five listener threads, so the next click's ack() waits in their queue.
+class and return, so the response to a click waits for neither the decision nor a call to Slack.
+
+Work queued while the WSGI app handles a request runs after the response has been sent: the
+server calls the response's close() then (PEP 3333), and close() runs the work in that same
+thread when no other request is in flight and no other work is queued or running. That saves
+waking a pool thread, about 0.4 ms of a click on the 2-core test machine (benchmarks/RESULTS.md).
+Otherwise the work goes to the pool. A burst of clicks waits there instead, and the queued work
+waits while requests are in flight (`request_in_flight`), for at most `YIELD_MAX_SECONDS`, so that
+the work of earlier clicks does not slow the responses to later ones. Modal submissions decide
+before they respond, because the response carries the field errors. Without
+process_before_response, Bolt keeps the response until ack() and checks for it every 10 ms, and a
+burst of listeners fills its five listener threads, so the next click's ack() waits in their queue.
 
 NOTE: work waiting here is in memory only. A process that dies before a decision commits loses
 that click, and the rep clicks again.
@@ -20,9 +25,10 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
@@ -34,8 +40,51 @@ Listener = TypeVar("Listener", bound=Callable[..., Any])
 YIELD_MAX_SECONDS = 0.1
 
 
+@dataclass
+class _Work:
+    """One piece of listener work and the future that reports its end."""
+
+    name: str
+    run: Callable[[], Any]
+    future: Future[Any] = field(default_factory=Future)
+
+
+class AfterResponse:
+    """The work that the listeners of one request queued, to start once its response has been sent."""
+
+    def __init__(self, owner: ListenerWork) -> None:
+        self._owner = owner
+        self.work: list[_Work] = []
+
+    def wrap(self, body: Iterable[bytes]) -> Iterable[bytes]:
+        """Return the WSGI response body, with a close() that starts the work when there is any."""
+        if not self.work:
+            return body
+        return _BodyThenWork(body, self.start)
+
+    def start(self) -> None:
+        """Run the work in this thread when nothing else runs or waits, or queue it on the pool."""
+        work, self.work = self.work, []
+        for item in work:
+            self._owner.start(item)
+
+
+class _BodyThenWork:
+    """A WSGI response body whose close() starts the request's listener work."""
+
+    def __init__(self, body: Iterable[bytes], start: Callable[[], None]) -> None:
+        self._body = body
+        self._start = start
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._body)
+
+    def close(self) -> None:
+        self._start()
+
+
 class ListenerWork:
-    """Run listener work on a bounded pool apart from Bolt's, and let tests and shutdown wait for it."""
+    """Run listener work after the response or on a bounded pool, and let tests and shutdown wait for it."""
 
     def __init__(self, threads: int, *, yield_max_seconds: float = YIELD_MAX_SECONDS) -> None:
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="handoff-work")
@@ -43,31 +92,66 @@ class ListenerWork:
         self._lock = threading.Lock()
         self._yield_max_seconds = yield_max_seconds
         self._requests = 0
+        # Work queued on the pool or running, in the pool or after a response.
+        self._busy = 0
         self._quiet = threading.Condition()
+        self._request = threading.local()
 
     @contextmanager
-    def request_in_flight(self) -> Iterator[None]:
-        """Mark an HTTP request as in flight, so that queued work waits until it has its response."""
+    def request_in_flight(self) -> Iterator[AfterResponse]:
+        """Mark an HTTP request as in flight, and collect the work its listeners queue.
+
+        Queued work waits until the request has its response. The caller passes its response
+        body through `AfterResponse.wrap`, so that the collected work starts when the server
+        closes the body. If the request fails with an exception, the collected work goes to the
+        pool instead, so that it is not lost.
+        """
+        after = AfterResponse(self)
+        outer = getattr(self._request, "after", None)
+        self._request.after = after
         with self._quiet:
             self._requests += 1
         try:
-            yield
+            yield after
+        except BaseException:
+            after.start()
+            raise
         finally:
+            self._request.after = outer
             with self._quiet:
                 self._requests -= 1
                 if self._requests == 0:
                     self._quiet.notify_all()
 
     def submit(self, name: str, work: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
-        """Queue `work(*args, **kwargs)`; an exception it raises is logged under `name`, without its arguments."""
-        future = self._pool.submit(self._run_when_quiet, work, *args, **kwargs)
+        """Queue `work(*args, **kwargs)`, and log an exception it raises under `name`, without its arguments.
+
+        Within `request_in_flight`, the work waits for the request's response. Otherwise it goes to the pool.
+        """
+        item = _Work(name, functools.partial(work, *args, **kwargs))
         with self._lock:
-            self._pending.add(future)
-        future.add_done_callback(lambda done: self._finished(name, done))
-        return future
+            self._pending.add(item.future)
+        item.future.add_done_callback(lambda done: self._finished(name, done))
+        after: AfterResponse | None = getattr(self._request, "after", None)
+        if after is not None:
+            after.work.append(item)
+        else:
+            self._queue(item)
+        return item.future
+
+    def start(self, item: _Work) -> None:
+        """Run `item` in this thread when no request is in flight and no work is busy, or queue it."""
+        with self._quiet:
+            inline = self._requests == 0 and self._busy == 0
+            if inline:
+                self._busy += 1
+        if inline:
+            self._execute(item)
+        else:
+            self._queue(item)
 
     def after_ack(self, name: str) -> Callable[[Listener], Listener]:
-        """Decorate a Bolt listener so that it acks at once and its body runs on this pool.
+        """Decorate a Bolt listener so that it acks at once and its body runs after the response.
 
         The body gets an `ack` that does nothing, because the response has gone by the time it
         runs. Bolt reads the body's parameter names through functools.wraps and passes them
@@ -82,7 +166,6 @@ class ListenerWork:
                 ack = kwargs.get("ack")
                 if ack is not None:
                     kwargs["ack"] = _acked_already
-                # Queued before the ack, so that the work is in the pool by the time Slack has its response.
                 self.submit(name, listener, **kwargs)
                 if ack is not None:
                     ack()
@@ -91,8 +174,17 @@ class ListenerWork:
 
         return decorate
 
-    def _run_when_quiet(self, work: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Run `work` once no request is in flight, or after `yield_max_seconds` at most.
+    def _queue(self, item: _Work) -> None:
+        with self._quiet:
+            self._busy += 1
+        try:
+            self._pool.submit(self._run_when_quiet, item)
+        except RuntimeError as error:
+            # The pool has shut down, so the process is stopping and the work cannot run.
+            self._end(item, None, error)
+
+    def _run_when_quiet(self, item: _Work) -> None:
+        """Run `item` once no request is in flight, or after `yield_max_seconds` at most.
 
         The decisions and their database work take the CPU that the responses need. In the
         `concurrent_clicks` benchmark on a 2-core host, the p99 response to a burst of 50 clicks
@@ -105,11 +197,35 @@ class ListenerWork:
                 if remaining <= 0:
                     break
                 self._quiet.wait(remaining)
-        return work(*args, **kwargs)
+        self._execute(item)
+
+    def _execute(self, item: _Work) -> None:
+        """Run `item`, which counts as busy, and report its end on its future."""
+        if not item.future.set_running_or_notify_cancel():
+            self._end(item, None, None)
+            return
+        try:
+            result = item.run()
+        except Exception as error:  # noqa: BLE001 - reported on the future and logged by _finished
+            self._end(item, None, error)
+        else:
+            self._end(item, result, None)
+
+    def _end(self, item: _Work, result: Any, error: BaseException | None) -> None:
+        with self._quiet:
+            self._busy -= 1
+        if item.future.done():
+            return
+        if error is not None:
+            item.future.set_exception(error)
+        else:
+            item.future.set_result(result)
 
     def _finished(self, name: str, future: Future[Any]) -> None:
         with self._lock:
             self._pending.discard(future)
+        if future.cancelled():
+            return
         error = future.exception()
         if error is not None:
             # The arguments and the message can hold lead data, so only the type is logged.

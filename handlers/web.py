@@ -85,24 +85,29 @@ class WebApp:
             # Bolt's signature check would fail with a server error on such a value.
             log.warning("slack.rejected status=401 reason=timestamp bytes=%s", len(body))
             return _json(start_response, 401, {"error": "X-Slack-Request-Timestamp must be Unix seconds"})
-        # Queued listener work waits until this request has its response (ListenerWork.request_in_flight).
-        with self.bolt.listener_work.request_in_flight():
-            try:
-                request = BoltRequest(
-                    body=body.decode("utf-8", errors="replace"),
-                    query=parse_qs(environ.get("QUERY_STRING", "")),
-                    headers={name: [value] for name, value in headers.items()},
-                )
-                if _has_malformed_shape(request.body) and self._signed(body, headers):
-                    # slack_bolt 1.30 responds 500 when an action or an event is not an object, and Slack never
-                    # sends that shape.
-                    log.warning("slack.invalid_payload status=400 error=shape bytes=%s", len(body))
-                    return _json(start_response, 400, {"error": "the Slack payload could not be read"})
-                response = self.bolt.dispatch(request)
-            except (ValueError, TypeError, KeyError, AttributeError, IndexError) as error:
-                # Bolt parses the payload before any listener runs and raises on shapes Slack never sends.
-                log.warning("slack.invalid_payload status=400 error=%s bytes=%s", type(error).__name__, len(body))
+        # Listener work waits until this request has its response, and may then run in this thread
+        # when the server closes the body (ListenerWork.request_in_flight).
+        with self.bolt.listener_work.request_in_flight() as after_response:
+            body_out = self._dispatch(environ, body, headers, start_response)
+        return after_response.wrap(body_out)
+
+    def _dispatch(self, environ: dict[str, Any], body: bytes, headers: dict[str, str], start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            request = BoltRequest(
+                body=body.decode("utf-8", errors="replace"),
+                query=parse_qs(environ.get("QUERY_STRING", "")),
+                headers={name: [value] for name, value in headers.items()},
+            )
+            if _has_malformed_shape(request.body) and self._signed(body, headers):
+                # slack_bolt 1.30 responds 500 when an action or an event is not an object, and Slack never
+                # sends that shape.
+                log.warning("slack.invalid_payload status=400 error=shape bytes=%s", len(body))
                 return _json(start_response, 400, {"error": "the Slack payload could not be read"})
+            response = self.bolt.dispatch(request)
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError) as error:
+            # Bolt parses the payload before any listener runs and raises on shapes Slack never sends.
+            log.warning("slack.invalid_payload status=400 error=%s bytes=%s", type(error).__name__, len(body))
+            return _json(start_response, 400, {"error": "the Slack payload could not be read"})
         if response.status == 401:
             log.warning("slack.rejected status=401 reason=signature bytes=%s", len(body))
         payload = (response.body or "").encode()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -43,7 +44,9 @@ class Harness:
         bolt, self.sender = build_app(rt, self.client)
         self.web = WebApp(rt, bolt, self.sender)
 
-    def request(self, path: str, body: bytes, headers: dict[str, str], method: str = "POST") -> Reply:
+    @staticmethod
+    def environ(path: str, body: bytes, headers: dict[str, str], method: str = "POST") -> dict[str, Any]:
+        """Build the WSGI environ of a request, as gunicorn would."""
         environ: dict[str, Any] = {
             "REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": "",
             "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body),
@@ -54,6 +57,10 @@ class Harness:
                 environ["CONTENT_TYPE"] = value
             else:
                 environ[f"HTTP_{key}"] = value
+        return environ
+
+    def request(self, path: str, body: bytes, headers: dict[str, str], method: str = "POST") -> Reply:
+        environ = self.environ(path, body, headers, method)
         captured: dict[str, Any] = {}
 
         def start_response(status: str, header_list: list[tuple[str, str]]) -> None:
@@ -61,7 +68,13 @@ class Harness:
             captured["headers"] = dict(header_list)
 
         chunks = self.web(environ, start_response)
-        return Reply(captured["status"], captured["headers"], b"".join(chunks))
+        reply = Reply(captured["status"], captured["headers"], b"".join(chunks))
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            # A WSGI server calls close() after the client has the response, in the request's thread,
+            # which may then run the listener work. The caller here is the client, so it goes on.
+            threading.Thread(target=close, name="wsgi-close").start()
+        return reply
 
     def slack_post(self, body: str, *, timestamp: int | None = None, secret: str = SIGNING_SECRET) -> Reply:
         return self.request("/slack/events", body.encode(), signed_headers(secret, body, timestamp=timestamp))

@@ -11,7 +11,8 @@ from sqlalchemy import event, select, update
 
 from bot.ids import ActionId, LeadRef
 from bot.outbox import CLAIM_SECONDS, enqueue
-from bot.slack_standin.interactions import block_action_body, button_action
+from bot.slack_standin.interactions import block_action_body, button_action, signed_headers
+from harness import SIGNING_SECRET
 from storage.models import Lead, OutboxItem
 
 SANNE = "U0SANNEDV1"
@@ -63,6 +64,23 @@ def test_burst_acks_before_slow_updates(harness: Any, slack: Any) -> None:
     assert harness.web.bolt.listener_work.wait_idle(timeout=30)
     assert stages(harness, lead_ids) == ["sal"] * len(lead_ids)
     assert len(slack.calls("chat.update")) == len(lead_ids)
+
+
+def test_accept_decides_when_body_closes(harness: Any, slack: Any) -> None:
+    # A WSGI server closes the body after the client has the response, and the decision runs then.
+    lead_id = harness.add_lead(owner_email=SANNE_EMAIL)
+    body = accept_body(harness, lead_id)
+    environ = harness.environ("/slack/events", body.encode(), signed_headers(SIGNING_SECRET, body))
+    statuses: list[str] = []
+    response = harness.web(environ, lambda status, _headers: statuses.append(status))
+    b"".join(response)
+
+    assert statuses == ["200 OK"]
+    assert stages(harness, [lead_id]) == ["mql"], "the decision ran before the response was complete"
+    response.close()
+    assert stages(harness, [lead_id]) == ["sal"], "closing the body did not run the decision"
+    assert len(slack.calls("chat.update")) == 1
+    assert harness.web.bolt.listener_work.wait_idle(timeout=10)
 
 
 def test_update_waits_for_older_item(harness: Any, slack: Any) -> None:

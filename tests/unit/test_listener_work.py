@@ -1,9 +1,10 @@
-"""ListenerWork: queued work waits while requests are in flight, for a bounded time."""
+"""ListenerWork: work runs after the response, and queued work waits while requests are in flight."""
 
 from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 from handlers.listener_work import ListenerWork
 
@@ -58,4 +59,92 @@ def test_work_runs_at_once_without_requests() -> None:
     ran_at = work.submit("probe", time.monotonic).result(timeout=5)
 
     assert ran_at - queued_at < 1.0
+    work.shutdown()
+
+
+def test_work_runs_in_closing_thread_after_response() -> None:
+    work = ListenerWork(1, yield_max_seconds=5.0)
+    ran_in: list[str] = []
+    with work.request_in_flight() as after_response:
+        work.submit("probe", lambda: ran_in.append(threading.current_thread().name))
+    body = after_response.wrap([b"{}"])
+
+    assert ran_in == [], "the work ran before the response body was closed"
+    assert b"".join(body) == b"{}"
+    closer = threading.Thread(target=body.close, name="server-thread")  # type: ignore[attr-defined]
+    closer.start()
+    closer.join(5)
+    assert ran_in == ["server-thread"]
+    assert work.wait_idle(1)
+    work.shutdown()
+
+
+def test_body_without_work_is_unchanged() -> None:
+    work = ListenerWork(1)
+    body = [b"{}"]
+    with work.request_in_flight() as after_response:
+        pass
+
+    assert after_response.wrap(body) is body
+    work.shutdown()
+
+
+def test_work_goes_to_pool_while_other_work_runs() -> None:
+    work = ListenerWork(1, yield_max_seconds=5.0)
+    release = threading.Event()
+    busy = work.submit("busy", release.wait, 5)
+    ran_in: list[str] = []
+    with work.request_in_flight() as after_response:
+        queued = work.submit("probe", lambda: ran_in.append(threading.current_thread().name))
+    body = after_response.wrap([b"{}"])
+    body.close()  # type: ignore[attr-defined]
+
+    assert ran_in == [], "close() ran the work although other work was busy"
+    assert not work.wait_idle(0.1)
+    release.set()
+    busy.result(timeout=5)
+    queued.result(timeout=5)
+    assert ran_in[0].startswith("handoff-work")
+    work.shutdown()
+
+
+def test_wait_idle_covers_work_until_close() -> None:
+    work = ListenerWork(1)
+    with work.request_in_flight() as after_response:
+        work.submit("probe", lambda: None)
+    body = after_response.wrap([b"{}"])
+
+    assert not work.wait_idle(0.1), "wait_idle returned before the response's work had run"
+    body.close()  # type: ignore[attr-defined]
+    assert work.wait_idle(1)
+    work.shutdown()
+
+
+def test_failed_request_queues_its_work() -> None:
+    work = ListenerWork(1)
+    started = threading.Event()
+    try:
+        with work.request_in_flight():
+            work.submit("probe", started.set)
+            raise RuntimeError("the response could not be built")
+    except RuntimeError:
+        pass
+
+    assert started.wait(5), "the work of a failed request was lost"
+    work.shutdown()
+
+
+def test_failing_work_is_logged_not_raised(caplog: Any) -> None:
+    work = ListenerWork(1)
+
+    def fail() -> None:
+        raise ValueError("lead data that must not be logged")
+
+    with work.request_in_flight() as after_response:
+        future = work.submit("probe", fail)
+    after_response.wrap([b"{}"]).close()  # type: ignore[attr-defined]
+
+    assert isinstance(future.exception(timeout=5), ValueError)
+    assert "listener.work_failed work=probe error=ValueError" in caplog.text
+    assert "lead data" not in caplog.text
     work.shutdown()
