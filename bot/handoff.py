@@ -385,11 +385,13 @@ _LEAD_WITH_LANGUAGE = select(Lead, user_language_column("user")).where(Lead.id =
 def decide(
     session: Session, rt: Runtime, *, lead_id: int, version: int, user_id: str,
     accept: bool, reason: RejectionReason | None = None, rejection: RejectionInput | None = None,
-    claim: Claim | None = None,
+    claim: Claim | None = None, defer_sal_clocks: bool = False,
 ) -> DecisionOutcome:
     """Accept or reject an MQL for `user_id`; a second click or a stale card changes nothing.
 
     An Accept takes `claim` on its card update, the only Slack call of the lead that it queues.
+    With `defer_sal_clocks`, an Accept stops the decision clock but leaves its SAL clocks waiting
+    for `start_waiting_sal_clocks`, which the caller runs after the card update has gone out.
     """
     now = rt.clock.now()
     row = session.execute(_LEAD_WITH_LANGUAGE, {"of_lead": lead_id, "user": user_id}).one_or_none()
@@ -410,9 +412,12 @@ def decide(
         if accept:
             # The guarded UPDATE in `move` is the first write, so losing the race leaves nothing to undo.
             move(session, lead, Stage.SAL, actor=user_id, reason="accepted", now=now, decided_at=now,
-                 decided_by=user_id)
+                 decided_by=user_id, sal_clocks_from=now if defer_sal_clocks else None)
             # The first-contact clock runs on until the first touch, accepted or not.
-            start_sal_clocks(session, rt, lead, now=now, stop_kinds=(DECISION,))
+            if defer_sal_clocks:
+                stop_clocks(session, lead.id, now=now, kinds=(DECISION,))
+            else:
+                start_sal_clocks(session, rt, lead, now=now, stop_kinds=(DECISION,))
             rep_language = language if rep is not None and rep.slack_user_id == user_id else None
             # The key contains the version that this accept's guarded UPDATE just took, so it is new.
             refresh_card(session, rt, lead, key="accepted", language=rep_language, key_is_new=True, claim=claim)

@@ -17,6 +17,7 @@ from bot.lifecycle import RejectionReason
 from bot.outbox import OutboxSender
 from bot.preferences import user_language
 from bot.runtime import Runtime
+from bot.sla.clocks import start_waiting_sal_clocks
 from handlers.listener_work import ListenerWork
 from handlers.payloads import ActionPayload, PayloadError, parse_action
 from handlers.sales import open_reject_modal
@@ -91,8 +92,9 @@ def _handle(rt: Runtime, sender: OutboxSender, client: WebClient, body: dict[str
     try:
         with rt.db.transaction() as session:
             claim = sender.new_claim()
+            # An Accept's SAL clocks start after its card update, so that the card changes sooner.
             outcome = decide(session, rt, lead_id=ref.lead, version=ref.v, user_id=payload.user_id, accept=accept,
-                             reason=reason, claim=claim)
+                             reason=reason, claim=claim, defer_sal_clocks=True)
             # The card update is claimed with the decision, so that it goes to Slack right after the commit.
             # An Accept's INSERT claims it when nothing else of the lead waits; otherwise one more statement does.
             claimed: list[OutboxItem] = []
@@ -108,8 +110,14 @@ def _handle(rt: Runtime, sender: OutboxSender, client: WebClient, body: dict[str
         try:
             sender.deliver_claimed(claimed)
         finally:
-            # The decision is stored, so its Home tabs are queued even when marking the card update failed.
-            sender.refresh_homes(claim.home_users)
+            # The decision is stored, so its clocks start and its Home tabs are queued even when
+            # marking the card update failed. If this process stops first, the clock process starts
+            # the clocks after WAITING_SAL_CLOCKS_GRACE.
+            try:
+                with rt.db.transaction() as session:
+                    start_waiting_sal_clocks(session, rt, outcome.lead_id)
+            finally:
+                sender.refresh_homes(claim.home_users)
     elif outcome.message:
         _tell(rt, client, payload, outcome.message)
         log.info("action.refused lead=%s user=%s status=%s", outcome.lead_id, payload.user_id, outcome.status)

@@ -18,7 +18,7 @@ from bot.outbox import OutboxSender
 from bot.privacy import apply_configured_retention
 from bot.reviews import due_monthly_review, due_quarterly_review
 from bot.runtime import Runtime
-from bot.sla.clocks import sweep
+from bot.sla.clocks import start_overdue_sal_clocks, sweep
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,11 @@ RETENTION_FIRST_DELAY = timedelta(minutes=5)
 
 def run_once(rt: Runtime, sender: OutboxSender) -> None:
     """Run one tick: enqueue what fell due, then deliver what is waiting. Safe to run in several processes."""
+    # Before the sweep, so that alerts of the clocks started here that are already due go out in this tick.
+    started = start_overdue_sal_clocks(rt)
+    if started:
+        log.warning("clock.sal_clocks_started leads=%s: their Accept's web process stopped before starting them",
+                    started)
     report = sweep(rt)
     if report.due:
         log.info("clock.sweep due=%s enqueued=%s skipped=%s failed=%s", report.due, report.enqueued, report.skipped, report.failed)

@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Insert, Update, bindparam, func, insert, literal_column, select, union_all, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bot import messages
+from bot.lifecycle import Stage
 from bot.outbox import enqueue
 from storage.models import ClockPause, Lead, SlaClock
 
@@ -35,6 +37,8 @@ NURTURE_NOTES = "nurture_notes"
 MQL_CLOCKS = (DECISION, FIRST_CONTACT)
 SAL_CLOCKS = (CADENCE, DISCOVERY_SCHEDULED, DISCOVERY_COMPLETED, SQL_DECISION)
 SCHEDULE_CACHE_SIZE = 1024
+# How long the SAL clocks of an Accept may wait (`start_waiting_sal_clocks`) before the clock process starts them.
+WAITING_SAL_CLOCKS_GRACE = timedelta(seconds=60)
 RUNNING = "running"
 PAUSED = "paused"
 STOPPED = "stopped"
@@ -167,6 +171,44 @@ def start_sal_clocks(session: Session, rt: Runtime, lead: Lead, *, now: datetime
     session.execute(_insert_next_generations(len(rows)), parameters)
 
 
+def start_waiting_sal_clocks(session: Session, rt: Runtime, lead_id: int) -> bool:
+    """Start the SAL clocks that an Accept left waiting (`Lead.sal_clocks_from`), as of the Accept's time.
+
+    Returns whether any waited. The lead row is locked first, so that of two processes only one
+    starts them. A lead that has left SAL meanwhile gets no clocks.
+    """
+    lead = session.scalars(select(Lead).where(Lead.id == lead_id, Lead.sal_clocks_from.is_not(None))
+                           .with_for_update()).one_or_none()
+    if lead is None:
+        return False
+    accepted_at = lead.sal_clocks_from
+    assert accepted_at is not None
+    # Not through `move`: the lead keeps its version, so the buttons on its card stay valid.
+    session.execute(_CLEAR_WAITING, {"of_lead": lead_id})
+    set_committed_value(lead, "sal_clocks_from", None)
+    if lead.stage == Stage.SAL.value:
+        start_sal_clocks(session, rt, lead, now=accepted_at)
+    return True
+
+
+def start_overdue_sal_clocks(rt: Runtime, *, limit: int = 500) -> int:
+    """Start the SAL clocks that have waited longer than WAITING_SAL_CLOCKS_GRACE, each lead in a transaction of its own.
+
+    The click that leaves them waiting starts them right after its card update, so clocks wait
+    longer only when the process stopped in between. The clock process calls this on every sweep.
+    """
+    cutoff = rt.clock.now() - WAITING_SAL_CLOCKS_GRACE
+    with rt.db.transaction() as session:
+        lead_ids = list(session.scalars(select(Lead.id).where(Lead.sal_clocks_from < cutoff)
+                                        .order_by(Lead.sal_clocks_from).limit(limit)))
+    started = 0
+    for lead_id in lead_ids:
+        with rt.db.transaction() as session:
+            if start_waiting_sal_clocks(session, rt, lead_id):
+                started += 1
+    return started
+
+
 def start_sql_decision_clock(session: Session, rt: Runtime, lead: Lead, *, now: datetime) -> None:
     """Start, or restart for a new date, the clock of the SQL decision after the discovery date."""
     assert lead.discovery_date is not None
@@ -212,6 +254,7 @@ def _stop_statement(*, of_kinds: bool) -> Update:
 
 # Statements of every decision, built once: building one costs more than running it (see bot.transitions).
 _STOP_ALL = _stop_statement(of_kinds=False)
+_CLEAR_WAITING = update(Lead.__table__).where(Lead.__table__.c.id == bindparam("of_lead")).values(sal_clocks_from=None)
 _STOP_OF_KINDS = _stop_statement(of_kinds=True)
 _CLOCKS = SlaClock.__table__
 

@@ -22,7 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -32,6 +32,7 @@ from bot.bootstrap import build_runtime
 from bot.handoff import ingest
 from bot.intake.model import LeadInput
 from bot.settings import Settings
+from bot.sla.clocks import WAITING_SAL_CLOCKS_GRACE
 from process_support import (
     REP_EMAILS,
     Proc,
@@ -92,6 +93,23 @@ def expire_claims(url: str) -> None:
         with db.transaction() as session:
             session.execute(update(OutboxItem).where(OutboxItem.claimed_until.is_not(None))
                             .values(claimed_until=datetime(2000, 1, 1, tzinfo=UTC)))
+    finally:
+        db.dispose()
+
+
+def age_waiting_sal_clocks(url: str) -> int:
+    """Move the Accepts whose SAL clocks a killed process left waiting back past the grace time, and count them.
+
+    Otherwise the clock process starts them only WAITING_SAL_CLOCKS_GRACE after the Accept.
+    """
+    db = Database(url)
+    try:
+        with db.transaction() as session:
+            waiting = list(session.scalars(select(Lead).where(Lead.sal_clocks_from.is_not(None))))
+            for lead in waiting:
+                assert lead.sal_clocks_from is not None
+                lead.sal_clocks_from -= WAITING_SAL_CLOCKS_GRACE + timedelta(seconds=1)
+            return len(waiting)
     finally:
         db.dispose()
 
@@ -235,6 +253,8 @@ def test_web_killed_during_clicks(tmp_path: Path, schema_url: str, slack: SlackP
         web = start_web("web-restarted", env, tmp_path, port)
         processes.append(web)
         expire_claims(schema_url)
+        left_waiting = age_waiting_sal_clocks(schema_url)
+        context += f"; SAL clocks left waiting by the kill: {left_waiting}"
         clock = start("clock", ["clock"], env, tmp_path)
         processes.append(clock)
         for body in clicks:
@@ -247,11 +267,25 @@ def test_web_killed_during_clicks(tmp_path: Path, schema_url: str, slack: SlackP
                    == CLICK_LEADS and settled(), timeout=60, message=lambda: f"{context}\n{clock.tail()}")
         accepted = Counter(session_rows(schema_url))
         assert all(accepted[lead_id] == 1 for lead_id in lead_ids), f"{context}: accept transitions {accepted}"
+        # Started by the web process after the card update, or by the clock process after a kill, once either way.
+        wait_until(lambda: count(schema_url, select(func.count()).select_from(Lead).where(Lead.sal_clocks_from.is_not(None)))
+                   == 0, timeout=60, message=lambda: f"{context}\n{clock.tail()}")
+        cadence = Counter(sal_clock_leads(schema_url, "cadence"))
+        assert all(cadence[lead_id] == 1 for lead_id in lead_ids), f"{context}: cadence clocks {cadence}"
         assert_delivered_once(schema_url, slack, WEB_THREADS, f"{context}; first answers {Counter(answers)}",
                               ("chat.postMessage", "chat.update"))
     finally:
         for process in processes:
             process.stop()
+
+
+def sal_clock_leads(url: str, kind: str) -> list[int]:
+    db = Database(url)
+    try:
+        with db.transaction() as session:
+            return list(session.scalars(select(SlaClock.lead_id).where(SlaClock.kind == kind)))
+    finally:
+        db.dispose()
 
 
 def session_rows(url: str) -> list[int]:

@@ -13,7 +13,7 @@ from bot.ids import ActionId, LeadRef
 from bot.outbox import CLAIM_SECONDS, enqueue
 from bot.slack_standin.interactions import block_action_body, button_action, signed_headers
 from harness import SIGNING_SECRET
-from storage.models import Lead, OutboxItem
+from storage.models import Lead, OutboxItem, SlaClock
 
 SANNE = "U0SANNEDV1"
 SANNE_EMAIL = "sanne.devries@handoff-demo.nl"
@@ -81,6 +81,38 @@ def test_accept_decides_when_body_closes(harness: Any, slack: Any) -> None:
     assert stages(harness, [lead_id]) == ["sal"], "closing the body did not run the decision"
     assert len(slack.calls("chat.update")) == 1
     assert harness.web.bolt.listener_work.wait_idle(timeout=10)
+
+
+def test_accept_starts_sal_clocks_after_update(harness: Any, slack: Any) -> None:
+    # The rep sees the card change first. The SAL clocks start right after, as of the Accept.
+    lead_id = harness.add_lead(owner_email=SANNE_EMAIL)
+    accepted_at = harness.rt.clock.now()
+    inserted_at: list[float] = []
+
+    def seen(_connection: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO SLA_CLOCKS"):
+            inserted_at.append(time.time())
+
+    event.listen(harness.rt.db.engine, "before_cursor_execute", seen)
+    try:
+        reply = harness.slack_post(accept_body(harness, lead_id))
+        assert reply.status == 200
+        assert harness.web.bolt.listener_work.wait_idle(timeout=10)
+    finally:
+        event.remove(harness.rt.db.engine, "before_cursor_execute", seen)
+
+    [card_update] = slack.calls("chat.update")
+    assert len(inserted_at) == 1
+    assert card_update.at <= inserted_at[0], "the SAL clocks were inserted before the card update went out"
+    with harness.rt.db.transaction() as session:
+        clocks = session.execute(select(SlaClock.kind, SlaClock.started_at)
+                                 .where(SlaClock.lead_id == lead_id, SlaClock.status == "running")).all()
+        waiting = session.scalar(select(Lead.sal_clocks_from).where(Lead.id == lead_id))
+    started = {kind: at for kind, at in clocks}
+    assert {"cadence", "discovery_scheduled", "discovery_completed"} <= set(started)
+    assert started["cadence"] == accepted_at
+    assert "decision" not in started
+    assert waiting is None
 
 
 def test_update_waits_for_older_item(harness: Any, slack: Any) -> None:

@@ -1,0 +1,131 @@
+"""SAL clocks that an Accept leaves waiting: started once, as of the Accept, also after a stopped process."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from bot.handoff import decide, ingest
+from bot.runtime import Runtime
+from bot.sla.clocks import (
+    CADENCE,
+    DECISION,
+    DISCOVERY_COMPLETED,
+    DISCOVERY_SCHEDULED,
+    WAITING_SAL_CLOCKS_GRACE,
+    start_overdue_sal_clocks,
+    start_waiting_sal_clocks,
+)
+from bot.lifecycle import Stage
+from bot.transitions import move
+from factories import lead_input
+from storage.models import Lead, SlaClock
+
+SANNE = "U0SANNEDV1"
+SAL_KINDS = {CADENCE, DISCOVERY_SCHEDULED, DISCOVERY_COMPLETED}
+
+
+def accept_deferred(rt: Runtime) -> int:
+    """Add an MQL for Sanne and accept it as a click does, leaving its SAL clocks waiting."""
+    with rt.db.transaction() as session:
+        data = lead_input(1, at=rt.clock.now(), owner_email="sanne.devries@handoff-demo.nl")
+        lead_id = ingest(session, rt, data, actor="test").lead_id
+    with rt.db.transaction() as session:
+        outcome = decide(session, rt, lead_id=lead_id, version=2, user_id=SANNE, accept=True, defer_sal_clocks=True)
+    assert outcome.status == "done"
+    return lead_id
+
+
+def running_clocks(rt: Runtime, lead_id: int) -> dict[str, SlaClock]:
+    with rt.db.transaction() as session:
+        clocks = session.scalars(select(SlaClock).where(SlaClock.lead_id == lead_id, SlaClock.status == "running"))
+        return {clock.kind: clock for clock in clocks}
+
+
+def waiting_since(rt: Runtime, lead_id: int) -> object:
+    with rt.db.transaction() as session:
+        return session.scalar(select(Lead.sal_clocks_from).where(Lead.id == lead_id))
+
+
+def test_deferred_accept_leaves_clocks_waiting(runtime: Runtime) -> None:
+    accepted_at = runtime.clock.now()
+    lead_id = accept_deferred(runtime)
+
+    assert waiting_since(runtime, lead_id) == accepted_at
+    assert DECISION not in running_clocks(runtime, lead_id), "the decision clock still runs after the Accept"
+    assert not SAL_KINDS & set(running_clocks(runtime, lead_id))
+
+
+def test_waiting_clocks_start_as_of_accept(runtime: Runtime, clock) -> None:  # type: ignore[no-untyped-def]
+    accepted_at = runtime.clock.now()
+    lead_id = accept_deferred(runtime)
+    clock.advance(timedelta(seconds=5))
+
+    with runtime.db.transaction() as session:
+        assert start_waiting_sal_clocks(session, runtime, lead_id)
+    with runtime.db.transaction() as session:
+        assert not start_waiting_sal_clocks(session, runtime, lead_id), "the clocks started a second time"
+
+    clocks = running_clocks(runtime, lead_id)
+    assert SAL_KINDS <= set(clocks)
+    assert {clocks[kind].started_at for kind in SAL_KINDS} == {accepted_at}
+    assert waiting_since(runtime, lead_id) is None
+
+
+def test_clock_process_starts_overdue_clocks(runtime: Runtime, clock) -> None:  # type: ignore[no-untyped-def]
+    # The web process stopped between the Accept and starting its clocks.
+    accepted_at = runtime.clock.now()
+    lead_id = accept_deferred(runtime)
+
+    assert start_overdue_sal_clocks(runtime) == 0, "clocks started before their grace time"
+    assert not SAL_KINDS & set(running_clocks(runtime, lead_id))
+
+    clock.advance(WAITING_SAL_CLOCKS_GRACE + timedelta(seconds=1))
+    assert start_overdue_sal_clocks(runtime) == 1
+    assert start_overdue_sal_clocks(runtime) == 0
+    clocks = running_clocks(runtime, lead_id)
+    assert SAL_KINDS <= set(clocks)
+    assert {clocks[kind].started_at for kind in SAL_KINDS} == {accepted_at}
+
+
+def test_lead_that_left_sal_gets_no_clocks(runtime: Runtime) -> None:
+    lead_id = accept_deferred(runtime)
+    with runtime.db.transaction() as session:
+        lead = session.get(Lead, lead_id)
+        assert lead is not None
+        move(session, lead, Stage.NURTURE, actor="test", reason="return_to_nurture", now=runtime.clock.now())
+
+    with runtime.db.transaction() as session:
+        assert start_waiting_sal_clocks(session, runtime, lead_id)
+
+    assert not SAL_KINDS & set(running_clocks(runtime, lead_id))
+    assert waiting_since(runtime, lead_id) is None
+
+
+def test_concurrent_starts_start_once(runtime: Runtime) -> None:
+    # Two processes find the same waiting clocks, e.g. the web process and a late clock process.
+    lead_id = accept_deferred(runtime)
+    barrier = threading.Barrier(2)
+    results: list[bool] = []
+    lock = threading.Lock()
+
+    def start() -> None:
+        barrier.wait(timeout=10)
+        with runtime.db.transaction() as session:
+            started = start_waiting_sal_clocks(session, runtime, lead_id)
+        with lock:
+            results.append(started)
+
+    threads = [threading.Thread(target=start) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+
+    assert sorted(results) == [False, True]
+    with runtime.db.transaction() as session:
+        kinds = list(session.scalars(select(SlaClock.kind).where(SlaClock.lead_id == lead_id,
+                                                                  SlaClock.kind.in_(SAL_KINDS))))
+    assert sorted(kinds) == sorted(SAL_KINDS)
