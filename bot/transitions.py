@@ -6,7 +6,7 @@ import functools
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Update, bindparam, insert, update
+from sqlalchemy import Insert, Update, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -55,17 +55,24 @@ def move(
     session.flush()
     values = {"stage": to_stage.value, "version": lead.version + 1, "updated_at": now,
               **_first_outcome_times(lead, to_stage, reason, now), **fields}
-    result = session.execute(_guarded_update(tuple(values)),
-                             {**values, "lead_id": lead.id, "read_version": lead.version})
+    guard = {**values, "lead_id": lead.id, "read_version": lead.version}
+    transition = {"at": now, "actor": actor, "from_stage": from_stage.value, "to_stage": to_stage.value,
+                  "reason": reason, "details": details or {}}
+    one_statement = session.get_bind().dialect.name == "postgresql"
+    if one_statement:
+        # One statement instead of two saves PostgreSQL a round trip. The history row is inserted
+        # only when the guarded UPDATE changed the lead, so its row count detects a stale lead as well.
+        parameters = {**guard, **{f"transition_{name}": value for name, value in transition.items()}}
+        result = session.execute(_guarded_move(tuple(values)), parameters)
+    else:
+        result = session.execute(_guarded_update(tuple(values)), guard)
     if result.rowcount != 1:
         raise StaleLead(f"lead {lead.id} changed since version {lead.version}")
     # The row now has these values, so record them on the object without marking it dirty.
     for name, value in values.items():
         set_committed_value(lead, name, value)
-    session.execute(_TRANSITION_INSERT, {
-        "lead_id": lead.id, "at": now, "actor": actor, "from_stage": from_stage.value, "to_stage": to_stage.value,
-        "reason": reason, "details": details or {},
-    })
+    if not one_statement:
+        session.execute(_TRANSITION_INSERT, {"lead_id": lead.id, **transition})
 
 
 # Core statements built once: building a statement costs more than SQLite takes to run it, and a
@@ -82,6 +89,23 @@ def _guarded_update(columns: tuple[str, ...]) -> Update:
         .where(_LEADS.c.id == bindparam("lead_id"), _LEADS.c.version == bindparam("read_version"))
         .values({name: bindparam(name) for name in columns})
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _guarded_move(columns: tuple[str, ...]) -> Insert:
+    """Build, for PostgreSQL, the guarded UPDATE of `columns` and the INSERT of its history row as one statement.
+
+    The history values are bound as `transition_<column>`, so that no name clashes with a lead column.
+    """
+    moved = _guarded_update(columns).returning(_LEADS.c.id).cte("moved")
+    history = LeadTransition.__table__
+    source = select(moved.c.id, *(bindparam(f"transition_{name}", type_=history.c[name].type) for name in _HISTORY_COLUMNS))
+    # SQLAlchemy keeps the row count of an INSERT only when asked to.
+    return (insert(history).from_select(["lead_id", *_HISTORY_COLUMNS], source).add_cte(moved)
+            .execution_options(preserve_rowcount=True))
+
+
+_HISTORY_COLUMNS = ("at", "actor", "from_stage", "to_stage", "reason", "details")
 
 
 def _first_outcome_times(lead: Lead, to_stage: Stage, reason: str, now: datetime) -> dict[str, datetime]:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import inspect, select
+from sqlalchemy import event, inspect, select, update
 
 from bot.lifecycle import Stage
 from bot.privacy import erase_person
@@ -108,6 +108,49 @@ def test_stale_move_writes_no_outcome_time(runtime: Runtime, clock: Any) -> None
     with pytest.raises(StaleLead), runtime.db.transaction() as session:
         move(session, session.merge(stale, load=False), Stage.SAL, actor="test", reason="accepted", now=clock.now())
     assert outcome_times(runtime)[lead_id]["reached_sal_at"] is None
+
+
+def test_stale_move_writes_no_history(runtime: Runtime, clock: Any) -> None:
+    # In a savepoint, as a rejection runs it: the caller's transaction goes on after the StaleLead.
+    ids = build_history(runtime, clock)
+    lead_id = ids[12]
+    before = history_rows(runtime)
+    with runtime.db.transaction() as session:
+        lead = session.get(Lead, lead_id)
+        assert lead is not None
+        read_version = lead.version
+        # Another process moved the lead on; the loaded object keeps the version it read.
+        session.execute(update(Lead).where(Lead.id == lead_id).values(version=read_version + 1)
+                        .execution_options(synchronize_session=False))
+        with pytest.raises(StaleLead), session.begin_nested():
+            move(session, lead, Stage.SAL, actor="test", reason="accepted", now=clock.now())
+
+    assert history_rows(runtime) == before
+
+
+def test_move_statements_per_database(runtime: Runtime, clock: Any) -> None:
+    # PostgreSQL changes the lead and appends its history row in one statement.
+    ids = build_history(runtime, clock)
+    statements: list[str] = []
+
+    def seen(_connection: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        statements.append(statement)
+
+    with runtime.db.transaction() as session:
+        lead = session.get(Lead, ids[12])
+        assert lead is not None
+        event.listen(runtime.db.engine, "before_cursor_execute", seen)
+        try:
+            move(session, lead, Stage.SAL, actor="test", reason="accepted", now=clock.now())
+        finally:
+            event.remove(runtime.db.engine, "before_cursor_execute", seen)
+
+    expected = 1 if runtime.db.engine.dialect.name == "postgresql" else 2
+    assert len(statements) == expected, statements
+    with runtime.db.transaction() as session:
+        last = session.scalars(select(LeadTransition).where(LeadTransition.lead_id == ids[12])
+                               .order_by(LeadTransition.id.desc()).limit(1)).one()
+    assert (last.from_stage, last.to_stage, last.reason, last.actor) == ("mql", "sal", "accepted", "test")
 
 
 def test_erasure_keeps_outcome_times(runtime: Runtime, clock: Any) -> None:
