@@ -59,20 +59,17 @@ def home_users(rt: Runtime, rep: Rep | None) -> list[str]:
     return [rep.slack_user_id, *([manager.slack_user_id] if manager else [])]
 
 
-def refresh_card(
-    session: Session, rt: Runtime, lead: Lead, *, key: str | None = None, decision: messages.Decision | None = None,
-    note: str | None = None, final: bool = False, card: tuple[str | None, str | None] | None = None,
-    language: str | None = None, key_is_new: bool = False, claim: Claim | None = None,
-) -> None:
-    """Queue an update of the lead's card to its current state.
+def card_update_key(lead: Lead, key: str | None) -> str:
+    """Return the outbox key of a card update of the lead at its current version; without `key`, a random one."""
+    return f"lead:{lead.id}:card_update:v{lead.version}:{key or uuid.uuid4().hex}"
 
-    The card's place is taken now when known, so that a later reassignment or
-    reroute does not send this update to the next rep's card. A caller that
-    has looked up the language of the card's reader passes it as `language`.
-    `key_is_new` and `claim` are passed on to `enqueue`. With a `claim`, the Home tabs
-    are left to the caller (`Claim.home_users`).
-    """
-    rep = rt.config.rep(lead.rep_email)
+
+def card_update_payload(
+    session: Session, rt: Runtime, lead: Lead, rep: Rep | None, *, decision: messages.Decision | None = None,
+    note: str | None = None, final: bool = False, card: tuple[str | None, str | None] | None = None,
+    language: str | None = None,
+) -> dict[str, object]:
+    """Draw the chat.update arguments of the lead's card in its current state, for `refresh_card`."""
     user: str | None = None
     if rep is not None:
         user = rep.slack_user_id
@@ -88,9 +85,27 @@ def refresh_card(
         payload.update(channel=channel, ts=ts)
     else:
         payload["lead_card"] = True
-    enqueue(session, key=f"lead:{lead.id}:card_update:v{lead.version}:{key or uuid.uuid4().hex}", kind="card_update",
-            method="chat.update", payload=payload, now=rt.clock.now(), lead_id=lead.id, key_is_new=key_is_new,
-            claim=claim)
+    return payload
+
+
+def refresh_card(
+    session: Session, rt: Runtime, lead: Lead, *, key: str | None = None, decision: messages.Decision | None = None,
+    note: str | None = None, final: bool = False, card: tuple[str | None, str | None] | None = None,
+    language: str | None = None, key_is_new: bool = False, claim: Claim | None = None,
+) -> None:
+    """Queue an update of the lead's card to its current state.
+
+    The card's place is taken now when known, so that a later reassignment or
+    reroute does not send this update to the next rep's card. A caller that
+    has looked up the language of the card's reader passes it as `language`.
+    `key_is_new` and `claim` are passed on to `enqueue`. With a `claim`, the Home tabs
+    are left to the caller (`Claim.home_users`).
+    """
+    rep = rt.config.rep(lead.rep_email)
+    payload = card_update_payload(session, rt, lead, rep, decision=decision, note=note, final=final, card=card,
+                                  language=language)
+    enqueue(session, key=card_update_key(lead, key), kind="card_update", method="chat.update", payload=payload,
+            now=rt.clock.now(), lead_id=lead.id, key_is_new=key_is_new, claim=claim)
     if claim is not None:
         claim.home_users.extend(home_users(rt, rep))
     else:

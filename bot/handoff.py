@@ -15,6 +15,7 @@ from sqlalchemy import JSON, Table, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from bot import messages
+from bot.accept import accept_in_one_statement
 from bot.cards import enqueue_card, new_card, refresh_card
 from bot.config import Person, Rep
 from bot.i18n import format_day, t
@@ -378,8 +379,11 @@ class RejectionInput:
     corrected_phone: str | None = None
 
 
-# The lead and the clicking user's own language choice, in one statement.
-_LEAD_WITH_LANGUAGE = select(Lead, user_language_column("user")).where(Lead.id == bindparam("of_lead"))
+# The lead and the clicking user's own language choice, in one statement. The lead row is locked
+# (on PostgreSQL; SQLite's BEGIN IMMEDIATE has locked the database), which
+# `accept_in_one_statement` requires and which orders concurrent decisions and pauses of the lead.
+_LEAD_WITH_LANGUAGE = (select(Lead, user_language_column("user")).where(Lead.id == bindparam("of_lead"))
+                       .with_for_update(of=Lead.__table__))
 
 
 def decide(
@@ -410,17 +414,20 @@ def decide(
     rep = rt.config.rep(lead.rep_email)
     try:
         if accept:
-            # The guarded UPDATE in `move` is the first write, so losing the race leaves nothing to undo.
-            move(session, lead, Stage.SAL, actor=user_id, reason="accepted", now=now, decided_at=now,
-                 decided_by=user_id, sal_clocks_from=now if defer_sal_clocks else None)
-            # The first-contact clock runs on until the first touch, accepted or not.
-            if defer_sal_clocks:
-                stop_clocks(session, lead.id, now=now, kinds=(DECISION,))
-            else:
-                start_sal_clocks(session, rt, lead, now=now, stop_kinds=(DECISION,))
             rep_language = language if rep is not None and rep.slack_user_id == user_id else None
-            # The key contains the version that this accept's guarded UPDATE just took, so it is new.
-            refresh_card(session, rt, lead, key="accepted", language=rep_language, key_is_new=True, claim=claim)
+            if defer_sal_clocks and claim is not None and session.get_bind().dialect.name == "postgresql":
+                accept_in_one_statement(session, rt, lead, user_id=user_id, now=now, claim=claim, language=rep_language)
+            else:
+                # The guarded UPDATE in `move` is the first write, so losing the race leaves nothing to undo.
+                move(session, lead, Stage.SAL, actor=user_id, reason="accepted", now=now, decided_at=now,
+                     decided_by=user_id, sal_clocks_from=now if defer_sal_clocks else None)
+                # The first-contact clock runs on until the first touch, accepted or not.
+                if defer_sal_clocks:
+                    stop_clocks(session, lead.id, now=now, kinds=(DECISION,))
+                else:
+                    start_sal_clocks(session, rt, lead, now=now, stop_kinds=(DECISION,))
+                # The key contains the version that this accept's guarded UPDATE just took, so it is new.
+                refresh_card(session, rt, lead, key="accepted", language=rep_language, key_is_new=True, claim=claim)
         else:
             assert rejection is not None
             # A savepoint, so that losing the race undoes this rejection but not the caller's transaction.

@@ -15,7 +15,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
-from sqlalchemy import and_, bindparam, case, exists, func, insert, or_, select, update
+from sqlalchemy import CTE, Insert, and_, bindparam, case, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -95,6 +95,16 @@ class Claim:
     # Users whose Home tab the caller refreshes once the claimed items are sent (`OutboxSender.refresh_homes`).
     home_users: list[str] = field(default_factory=list)
 
+    def until(self) -> datetime:
+        """Return the end of a claim taken now."""
+        return self.clock.now() + timedelta(seconds=CLAIM_SECONDS)
+
+    def took(self, row: dict[str, Any], item_id: int, claimed_by: str | None, until: datetime) -> None:
+        """Record the item that an INSERT of `row` added, if the INSERT claimed it (`claimed_by` is set)."""
+        if claimed_by is not None:
+            # Built from the values just inserted: reading the payload back would decode its JSON again.
+            self.items.append(OutboxItem(id=item_id, claimed_by=claimed_by, claimed_until=until, **row))
+
 
 def enqueue(
     session: Session,
@@ -120,11 +130,9 @@ def enqueue(
     row = outbox_row(key, kind, method, payload, now, lead_id)
     if key_is_new and claim is not None and lead_id is not None:
         # The claim runs from the INSERT, not from new_claim(): the decision may have waited for a lock in between.
-        until = claim.clock.now() + timedelta(seconds=CLAIM_SECONDS)
+        until = claim.until()
         item_id, claimed_by = session.execute(_OUTBOX_INSERT_CLAIMED, {**row, "token": claim.token, "until": until}).one()
-        if claimed_by is not None:
-            # Built from the values just inserted: reading the payload back would decode its JSON again.
-            claim.items.append(OutboxItem(id=item_id, claimed_by=claimed_by, claimed_until=until, **row))
+        claim.took(row, item_id, claimed_by, until)
         return True
     if key_is_new:
         session.execute(_OUTBOX_INSERT, row)
@@ -727,20 +735,43 @@ _OUTBOX_INSERT = insert(OutboxItem.__table__)
 
 def _insert_claimed_statement() -> Any:
     """Build the INSERT of one item that claims it when no other item of its lead is pending."""
+    values = _claimed_values()
+    return insert(OutboxItem.__table__).values(values).returning(*_CLAIM_RESULT)
+
+
+def insert_claimed_for_moved(moved: CTE) -> Insert:
+    """Build the INSERT of `enqueue` with a `claim`, run only when the CTE `moved` returns the lead.
+
+    Its parameters come from `claimed_insert_parameters`, named `item_<column>` so that none is
+    named like a column (see `bot.transitions.moved_lead`). It returns the item's id and
+    `claimed_by`, as `enqueue` reads them.
+    """
+    values = _claimed_values(prefix="item_")
+    source = select(*values.values()).select_from(moved)
+    return insert(OutboxItem.__table__).from_select(list(values), source).returning(*_CLAIM_RESULT)
+
+
+def claimed_insert_parameters(row: dict[str, Any], token: str, until: datetime) -> dict[str, Any]:
+    """Return the parameters of `insert_claimed_for_moved` for an outbox row (`outbox_row`) and its claim."""
+    return {**{f"item_{name}": value for name, value in row.items()}, "item_token": token, "item_until": until}
+
+
+def _claimed_values(prefix: str = "") -> dict[str, Any]:
+    """Return the bound values of a new item, with a claim when no other item of its lead is pending."""
     items = OutboxItem.__table__
     other = items.alias("other")
-    waiting = exists().where(other.c.lead_id == bindparam("lead_id"), other.c.status == PENDING)
+    waiting = exists().where(other.c.lead_id == bindparam(f"{prefix}lead_id"), other.c.status == PENDING)
     columns = ("dedupe_key", "lead_id", "kind", "method", "payload", "status", "attempts", "next_attempt_at",
                "created_at", "paced_channel")
-    return (
-        insert(items)
-        .values({name: bindparam(name, type_=items.c[name].type) for name in columns})
-        .values(claimed_by=case((waiting, None), else_=bindparam("token")),
-                claimed_until=case((waiting, None), else_=bindparam("until", type_=items.c.claimed_until.type)))
-        .returning(items.c.id, items.c.claimed_by)
-    )
+    return {
+        **{name: bindparam(f"{prefix}{name}", type_=items.c[name].type) for name in columns},
+        "claimed_by": case((waiting, None), else_=bindparam(f"{prefix}token")),
+        "claimed_until": case((waiting, None),
+                              else_=bindparam(f"{prefix}until", type_=items.c.claimed_until.type)),
+    }
 
 
+_CLAIM_RESULT = (OutboxItem.__table__.c.id, OutboxItem.__table__.c.claimed_by)
 _OUTBOX_INSERT_CLAIMED = _insert_claimed_statement()
 
 

@@ -6,7 +6,7 @@ import functools
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, Update, bindparam, insert, select, update
+from sqlalchemy import CTE, Insert, Update, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -53,8 +53,7 @@ def move(
     if not (same_stage and from_stage == to_stage):
         check_transition(from_stage, to_stage)
     session.flush()
-    values = {"stage": to_stage.value, "version": lead.version + 1, "updated_at": now,
-              **_first_outcome_times(lead, to_stage, reason, now), **fields}
+    values = move_values(lead, to_stage, reason=reason, now=now, **fields)
     guard = {**values, "lead_id": lead.id, "read_version": lead.version}
     transition = {"at": now, "actor": actor, "from_stage": from_stage.value, "to_stage": to_stage.value,
                   "reason": reason, "details": details or {}}
@@ -62,7 +61,7 @@ def move(
     if one_statement:
         # One statement instead of two saves PostgreSQL a round trip. The history row is inserted
         # only when the guarded UPDATE changed the lead, so its row count detects a stale lead as well.
-        parameters = {**guard, **{f"transition_{name}": value for name, value in transition.items()}}
+        parameters = {**moved_parameters(lead, values), **history_parameters(transition)}
         result = session.execute(_guarded_move(tuple(values)), parameters)
     else:
         result = session.execute(_guarded_update(tuple(values)), guard)
@@ -91,18 +90,54 @@ def _guarded_update(columns: tuple[str, ...]) -> Update:
     )
 
 
-@functools.lru_cache(maxsize=64)
-def _guarded_move(columns: tuple[str, ...]) -> Insert:
-    """Build, for PostgreSQL, the guarded UPDATE of `columns` and the INSERT of its history row as one statement.
+def move_values(lead: Lead, to_stage: Stage, *, reason: str, now: datetime, **fields: Any) -> dict[str, Any]:
+    """Return the lead columns that a move to `to_stage` sets, `fields` included, with the version it takes."""
+    return {"stage": to_stage.value, "version": lead.version + 1, "updated_at": now,
+            **_first_outcome_times(lead, to_stage, reason, now), **fields}
 
-    The history values are bound as `transition_<column>`, so that no name clashes with a lead column.
+
+def moved_lead(columns: tuple[str, ...]) -> CTE:
+    """Build, for PostgreSQL, the guarded UPDATE of `columns` as a CTE that returns the lead's id when it matched.
+
+    Its parameters come from `moved_parameters`. None of them is named like a column: SQLAlchemy 2.1.9
+    adds a parameter named like a column to the SET clause of each UPDATE in the statement, CTEs included.
     """
-    moved = _guarded_update(columns).returning(_LEADS.c.id).cte("moved")
+    return (
+        update(_LEADS)
+        .where(_LEADS.c.id == bindparam("moved_lead_id"), _LEADS.c.version == bindparam("moved_read_version"))
+        .values({name: bindparam(f"set_{name}") for name in columns})
+        .returning(_LEADS.c.id)
+        .cte("moved")
+    )
+
+
+def moved_parameters(lead: Lead, values: dict[str, Any]) -> dict[str, Any]:
+    """Return the parameters of `moved_lead` for the move of `lead`, as read, to `values` (`move_values`)."""
+    return {"moved_lead_id": lead.id, "moved_read_version": lead.version,
+            **{f"set_{name}": value for name, value in values.items()}}
+
+
+def history_insert(moved: CTE) -> Insert:
+    """Build the INSERT of a history row for the lead that `moved` returns, with values from `history_parameters`.
+
+    The values are bound as `transition_<column>`, so that no name clashes with a lead column.
+    """
     history = LeadTransition.__table__
     source = select(moved.c.id, *(bindparam(f"transition_{name}", type_=history.c[name].type) for name in _HISTORY_COLUMNS))
+    return insert(history).from_select(["lead_id", *_HISTORY_COLUMNS], source)
+
+
+def history_parameters(transition: dict[str, Any]) -> dict[str, Any]:
+    """Return the parameters of `history_insert` for the history row `transition` (at, actor, stages, reason, details)."""
+    return {f"transition_{name}": transition[name] for name in _HISTORY_COLUMNS}
+
+
+@functools.lru_cache(maxsize=64)
+def _guarded_move(columns: tuple[str, ...]) -> Insert:
+    """Build, for PostgreSQL, the guarded UPDATE of `columns` and the INSERT of its history row as one statement."""
+    moved = moved_lead(columns)
     # SQLAlchemy keeps the row count of an INSERT only when asked to.
-    return (insert(history).from_select(["lead_id", *_HISTORY_COLUMNS], source).add_cte(moved)
-            .execution_options(preserve_rowcount=True))
+    return history_insert(moved).add_cte(moved).execution_options(preserve_rowcount=True)
 
 
 _HISTORY_COLUMNS = ("at", "actor", "from_stage", "to_stage", "reason", "details")

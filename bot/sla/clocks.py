@@ -12,7 +12,7 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Insert, Update, bindparam, func, insert, literal_column, select, union_all, update
+from sqlalchemy import CTE, Insert, Update, bindparam, func, insert, literal_column, null, select, union_all, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -245,9 +245,9 @@ def _stop_statement(*, of_kinds: bool) -> Update:
     pause_open = literal_column(
         f"EXISTS (SELECT 1 FROM {pauses.name} WHERE {pauses.name}.clock_id = {clocks.name}.id "
         f"AND {pauses.name}.ended_at IS NULL)"
-    )
+    ).label("pause_open")
     return (
-        update(clocks).where(*conditions).values(status=STOPPED, stopped_at=bindparam("now"), next_alert_at=None)
+        update(clocks).where(*conditions).values(status=STOPPED, stopped_at=bindparam("now"), next_alert_at=null())
         .returning(clocks.c.id, pause_open)
     )
 
@@ -257,6 +257,15 @@ _STOP_ALL = _stop_statement(of_kinds=False)
 _CLEAR_WAITING = update(Lead.__table__).where(Lead.__table__.c.id == bindparam("of_lead")).values(sal_clocks_from=None)
 _STOP_OF_KINDS = _stop_statement(of_kinds=True)
 _CLOCKS = SlaClock.__table__
+
+
+def stop_kinds_of_moved(moved: CTE) -> Update:
+    """Build the UPDATE of `stop_clocks` with `kinds`, limited to the lead that the CTE `moved` returns.
+
+    Its parameters are those of `stop_clocks` (`of_lead`, `now`, `kinds`). It returns each stopped
+    clock's id and whether it has a pause in progress (`pause_open`), for `end_pauses`.
+    """
+    return _STOP_OF_KINDS.where(_CLOCKS.c.lead_id.in_(select(moved.c.id)))
 
 
 @functools.lru_cache(maxsize=8)

@@ -6,9 +6,11 @@ import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from bot.handoff import decide, ingest
+from bot.outbox import Claim
 from bot.runtime import Runtime
 from bot.sales import return_to_nurture
 from bot.sla.clocks import FIRST_CONTACT, stop_clocks, sweep
@@ -325,8 +327,10 @@ def test_nurture_with_notes_starts_no_clock(runtime: Runtime, clock) -> None:  #
         assert list(session.scalars(select(SlaClock).where(SlaClock.kind == "nurture_notes"))) == []
 
 
-def test_pause_during_accept_is_ended(runtime: Runtime, clock) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("click", [False, True], ids=["decide", "click"])
+def test_pause_during_accept_is_ended(runtime: Runtime, clock, click: bool) -> None:  # type: ignore[no-untyped-def]
     # A pause commits while an Accept of the same lead waits for it; the Accept must end that pause.
+    # A click's Accept (a claim, SAL clocks deferred) is one statement on PostgreSQL (bot.accept).
     lead_id = add_lead(runtime)
     clock_id = decision_clock(runtime).id
     clock.advance(timedelta(minutes=5))
@@ -336,7 +340,9 @@ def test_pause_during_accept_is_ended(runtime: Runtime, clock) -> None:  # type:
     def accept() -> None:
         try:
             with runtime.db.transaction() as session:
-                outcomes.append(decide(session, runtime, lead_id=lead_id, version=2, user_id=SANNE, accept=True).status)
+                claim = Claim(token="test-claim", clock=runtime.clock) if click else None
+                outcomes.append(decide(session, runtime, lead_id=lead_id, version=2, user_id=SANNE, accept=True,
+                                       claim=claim, defer_sal_clocks=click).status)
         except BaseException as error:  # noqa: BLE001 - reported by the asserts below
             errors.append(error)
 
