@@ -114,8 +114,9 @@ def _handle(rt: Runtime, sender: OutboxSender, client: WebClient, body: dict[str
             # marking the card update failed. If this process stops first, the clock process starts
             # the clocks after WAITING_SAL_CLOCKS_GRACE.
             try:
-                with rt.db.transaction() as session:
-                    start_waiting_sal_clocks(session, rt, outcome.lead_id)
+                if accept:
+                    with rt.db.transaction() as session:
+                        start_waiting_sal_clocks(session, rt, outcome.lead_id)
             finally:
                 sender.refresh_homes(claim.home_users)
     elif outcome.message:

@@ -34,6 +34,10 @@ class _Server(BaseApplication):  # type: ignore[misc]
         self.cfg.set("workers", self.settings.web_workers)
         self.cfg.set("worker_class", "gthread")
         self.cfg.set("threads", 8)
+        # Each response closes its connection. A request thread may run a click's work after the
+        # response (handlers/listener_work.py), and gunicorn reads the next request of a kept-alive
+        # connection only once that thread is free, which could take as long as a slow Slack call.
+        self.cfg.set("keepalive", 0)
         self.cfg.set("timeout", 30)
         self.cfg.set("accesslog", None)
         if "control_socket_disable" in self.cfg.settings:

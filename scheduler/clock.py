@@ -18,7 +18,7 @@ from bot.outbox import OutboxSender
 from bot.privacy import apply_configured_retention
 from bot.reviews import due_monthly_review, due_quarterly_review
 from bot.runtime import Runtime
-from bot.sla.clocks import start_overdue_sal_clocks, sweep
+from bot.sla.clocks import WAITING_SAL_CLOCKS_GRACE, start_overdue_sal_clocks, sweep
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +32,8 @@ def run_once(rt: Runtime, sender: OutboxSender) -> None:
     # Before the sweep, so that alerts of the clocks started here that are already due go out in this tick.
     started = start_overdue_sal_clocks(rt)
     if started:
-        log.warning("clock.sal_clocks_started leads=%s: their Accept's web process stopped before starting them",
-                    started)
+        log.warning("clock.sal_clocks_started leads=%s: the web process did not start them within %s s of the Accept",
+                    started, int(WAITING_SAL_CLOCKS_GRACE.total_seconds()))
     report = sweep(rt)
     if report.due:
         log.info("clock.sweep due=%s enqueued=%s skipped=%s failed=%s", report.due, report.enqueued, report.skipped, report.failed)

@@ -203,9 +203,12 @@ def start_overdue_sal_clocks(rt: Runtime, *, limit: int = 500) -> int:
                                         .order_by(Lead.sal_clocks_from).limit(limit)))
     started = 0
     for lead_id in lead_ids:
-        with rt.db.transaction() as session:
-            if start_waiting_sal_clocks(session, rt, lead_id):
-                started += 1
+        try:
+            with rt.db.transaction() as session:
+                if start_waiting_sal_clocks(session, rt, lead_id):
+                    started += 1
+        except Exception:  # noqa: BLE001 - one lead's failure must not hold up the others or the sweep
+            log.exception("sla.sal_clocks_failed lead=%s", lead_id)
     return started
 
 

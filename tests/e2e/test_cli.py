@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import socket
@@ -174,10 +175,17 @@ def test_web_process_serves_slack_against_configured_api(tmp_path: Path) -> None
                     time.sleep(0.2)
             body = slash_command_body(command="/funnel", text="", user_id="U0EVAVSR01", channel_id="C0SALES001",
                                       response_url=slack.root_url + "response/e2e")
-            request = urllib.request.Request(f"{base}/slack/events", data=body.encode(),
-                                             headers=signed_headers("e2e-secret", body), method="POST")
-            with urllib.request.urlopen(request, timeout=5) as response:
+            # http.client keeps the connection alive unless the server closes it; urllib would ask to close it.
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            try:
+                connection.request("POST", "/slack/events", body=body.encode(), headers=signed_headers("e2e-secret", body))
+                response = connection.getresponse()
+                response.read()
                 assert response.status == 200
+                # A request thread may run work after the response, so no next request may wait on its connection.
+                assert response.getheader("Connection") == "close"
+            finally:
+                connection.close()
             answer: Any = slack.wait_for("response_url", timeout=10)
             assert "Funnel deze week" in answer.params["text"]
             assert slack.calls("auth.test"), "the bot checks its token against the configured API"

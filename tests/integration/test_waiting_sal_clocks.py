@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select
 
+import bot.sla.clocks as clocks
 from bot.handoff import decide, ingest
 from bot.runtime import Runtime
 from bot.sla.clocks import (
@@ -27,10 +29,10 @@ SANNE = "U0SANNEDV1"
 SAL_KINDS = {CADENCE, DISCOVERY_SCHEDULED, DISCOVERY_COMPLETED}
 
 
-def accept_deferred(rt: Runtime) -> int:
+def accept_deferred(rt: Runtime, number: int = 1) -> int:
     """Add an MQL for Sanne and accept it as a click does, leaving its SAL clocks waiting."""
     with rt.db.transaction() as session:
-        data = lead_input(1, at=rt.clock.now(), owner_email="sanne.devries@handoff-demo.nl")
+        data = lead_input(number, at=rt.clock.now(), owner_email="sanne.devries@handoff-demo.nl")
         lead_id = ingest(session, rt, data, actor="test").lead_id
     with rt.db.transaction() as session:
         outcome = decide(session, rt, lead_id=lead_id, version=2, user_id=SANNE, accept=True, defer_sal_clocks=True)
@@ -129,3 +131,25 @@ def test_concurrent_starts_start_once(runtime: Runtime) -> None:
         kinds = list(session.scalars(select(SlaClock.kind).where(SlaClock.lead_id == lead_id,
                                                                   SlaClock.kind.in_(SAL_KINDS))))
     assert sorted(kinds) == sorted(SAL_KINDS)
+
+
+def test_failing_lead_does_not_stop_others(runtime: Runtime, clock, monkeypatch: Any, caplog: Any) -> None:  # type: ignore[no-untyped-def]
+    # A failure is injected for the first lead: the clock process logs it and starts the next lead's clocks.
+    first = accept_deferred(runtime, 1)
+    clock.advance(timedelta(seconds=1))
+    second = accept_deferred(runtime, 2)
+    clock.advance(WAITING_SAL_CLOCKS_GRACE + timedelta(seconds=5))
+    working = clocks.start_sal_clocks
+
+    def fail_for_first(session: Any, rt: Runtime, lead: Lead, **options: Any) -> None:
+        if lead.id == first:
+            raise RuntimeError("injected failure")
+        working(session, rt, lead, **options)
+
+    monkeypatch.setattr(clocks, "start_sal_clocks", fail_for_first)
+
+    assert start_overdue_sal_clocks(runtime) == 1
+    assert waiting_since(runtime, second) is None
+    assert SAL_KINDS <= set(running_clocks(runtime, second))
+    assert waiting_since(runtime, first) is not None, "the failed lead's clocks must stay waiting for the next tick"
+    assert f"sla.sal_clocks_failed lead={first}" in caplog.text
