@@ -175,6 +175,12 @@ def test_accept_claims_its_card_update_in_the_insert(harness: Any, slack: Any) -
     assert len(claiming) == 1
     assert not [statement for statement in statements if statement.startswith("UPDATE outbox SET claimed_by")]
     assert not [statement for statement in statements if statement.startswith("UPDATE sla_clock_pauses")]
+    # The decision loads the lead once, with only the columns it reads (`_ACCEPT_COLUMNS`), and the
+    # start of the SAL clocks loads it once more.
+    lead_loads = [statement for statement in statements
+                  if statement.startswith("SELECT") and "FROM leads WHERE leads.id" in statement]
+    assert len(lead_loads) == 2, lead_loads
+    assert "leads.extra" not in lead_loads[0]
     if harness.rt.db.engine.dialect.name == "postgresql":
         # The lead, its history row, the decision clock and the card update change in one statement.
         [accept] = [statement for statement in statements if statement.startswith("WITH moved")]
