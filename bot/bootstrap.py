@@ -33,10 +33,15 @@ def prepare_database(url: str) -> None:
         database = make_url(url).database
         path = Path(database).expanduser() if database and database != ":memory:" else None
         new_file = path if path is not None and not path.exists() else None
+        before = None if new_file is not None else current_revision(url)
         upgrade(url)
         if new_file is not None:
             log.info("db.created path=%s: a new, empty SQLite database; if you expected existing data, "
                      "check DATABASE_URL", new_file.resolve())
+            return
+        after = current_revision(url)
+        if before != after:
+            log.info("db.upgraded path=%s from=%s to=%s", path.resolve() if path else ":memory:", before or "none", after)
         return
     head = head_revision()
     current = current_revision(url)

@@ -182,14 +182,18 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_db_upgrade(_args: argparse.Namespace) -> int:
     from storage.migrate import current_revision, upgrade
 
+    from storage.db import display_url
+
     settings = _settings()
     before = current_revision(settings.database_url)
     upgrade(settings.database_url)
     after = current_revision(settings.database_url)
+    # Naming the database shows when DATABASE_URL is not the one the operator meant.
+    database = display_url(settings.database_url)
     if before == after:
-        print(f"database schema is up to date (revision {after})")
+        print(f"{database}: database schema is up to date (revision {after})")
     else:
-        print(f"database schema upgraded from revision {before or 'none (empty database)'} to {after}")
+        print(f"{database}: database schema upgraded from revision {before or 'none (empty database)'} to {after}")
     return 0
 
 

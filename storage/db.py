@@ -31,6 +31,11 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def display_url(url: str) -> str:
+    """Return a database URL for output and logs, with its password replaced by ***."""
+    return make_url(normalise_url(url)).render_as_string(hide_password=True)
+
+
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers go on while one writer commits; the busy timeout makes a
     # second writer wait for the lock instead of failing at once.

@@ -124,6 +124,7 @@ def test_db_upgrade_then_config_check_masks_secrets(tmp_path: Path) -> None:
     first = run(["db", "upgrade"], env, tmp_path)
     assert first.returncode == 0, first.stderr
     assert "upgraded from revision none (empty database) to" in first.stdout
+    assert first.stdout.startswith(env["DATABASE_URL"] + ": "), "the output must name the database it upgraded"
     again = run(["db", "upgrade"], env, tmp_path)
     assert "database schema is up to date (revision" in again.stdout
     result = run(["config", "check"], env, tmp_path)

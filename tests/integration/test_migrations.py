@@ -14,7 +14,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 from bot.bootstrap import prepare_database
-from storage.db import Database, create_db_engine
+from storage.db import Database, create_db_engine, display_url
 from storage.migrate import alembic_config, current_revision, upgrade
 from storage.models import Base
 
@@ -75,3 +75,26 @@ def test_new_sqlite_file_is_logged(tmp_path: Path, caplog: pytest.LogCaptureFixt
     with caplog.at_level(logging.INFO, logger="bot.bootstrap"):
         prepare_database(url)
     assert not [record for record in caplog.records if record.getMessage().startswith("db.created")]
+
+
+def test_upgraded_sqlite_file_is_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # An existing file at an older revision is upgraded at start, and the log names both revisions.
+    path = tmp_path / "older.db"
+    url = f"sqlite:///{path}"
+    command.upgrade(alembic_config(url), "0010")
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    with caplog.at_level(logging.INFO, logger="bot.bootstrap"):
+        prepare_database(url)
+    upgraded = [record.getMessage() for record in caplog.records if record.getMessage().startswith("db.")]
+    assert upgraded == [f"db.upgraded path={path} from=0010 to={head}"]
+
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="bot.bootstrap"):
+        prepare_database(url)
+    assert not [record for record in caplog.records if record.getMessage().startswith("db.")]
+
+
+def test_display_url_hides_password() -> None:
+    shown = display_url("postgresql://handoff:s3cret-pw@db.internal:5432/handoff")
+    assert "s3cret-pw" not in shown
+    assert shown == "postgresql+psycopg://handoff:***@db.internal:5432/handoff"
