@@ -20,7 +20,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from bot.cards import card_update_key, card_update_payload, home_users
+from bot.cards import card_update_key, card_update_payload, card_update_recipe, home_users
 from bot.lifecycle import Stage, check_transition
 from bot.outbox import Claim, claimed_insert_parameters, insert_claimed_for_moved, outbox_row
 from bot.runtime import Runtime
@@ -48,7 +48,9 @@ def accept_in_one_statement(session: Session, rt: Runtime, lead: Lead, *, user_i
         set_committed_value(lead, name, value)
     rep = rt.config.rep(lead.rep_email)
     payload = card_update_payload(session, rt, lead, rep, language=language)
-    row = outbox_row(card_update_key(lead, "accepted"), "card_update", "chat.update", payload, now, lead.id)
+    # As in `refresh_card` with a claim: the drawn card is sent, and the outbox keeps what to draw.
+    row = outbox_row(card_update_key(lead, "accepted"), "card_update", "chat.update", card_update_recipe(payload),
+                     now, lead.id)
     until = claim.until()
     # No parameter is named like a column (see `moved_lead`).
     parameters: dict[str, Any] = {
@@ -62,7 +64,7 @@ def accept_in_one_statement(session: Session, rt: Runtime, lead: Lead, *, user_i
     item_id, claimed_by, paused_clock_ids = result
     if paused_clock_ids:
         end_pauses(session, list(paused_clock_ids), now=now)
-    claim.took(row, item_id, claimed_by, until)
+    claim.took({**row, "payload": payload}, item_id, claimed_by, until)
     claim.home_users.extend(home_users(rt, rep))
 
 

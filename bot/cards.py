@@ -88,6 +88,16 @@ def card_update_payload(
     return payload
 
 
+def card_update_recipe(payload: dict[str, object]) -> dict[str, object]:
+    """Return the outbox payload that draws the card update `payload` when it is sent, without its blocks.
+
+    The sender draws the lead's card in its state at that moment for the reader in `fallback_channel`
+    (OutboxSender._resolve_arguments), so only a card without a decision, note or `final` may use it.
+    """
+    kept = {name: payload[name] for name in ("channel", "ts", "fallback_channel", "lead_card") if name in payload}
+    return {**kept, DRAW_CARD: True}
+
+
 def refresh_card(
     session: Session, rt: Runtime, lead: Lead, *, key: str | None = None, decision: messages.Decision | None = None,
     note: str | None = None, final: bool = False, card: tuple[str | None, str | None] | None = None,
@@ -104,8 +114,11 @@ def refresh_card(
     rep = rt.config.rep(lead.rep_email)
     payload = card_update_payload(session, rt, lead, rep, decision=decision, note=note, final=final, card=card,
                                   language=language)
-    enqueue(session, key=card_update_key(lead, key), kind="card_update", method="chat.update", payload=payload,
-            now=rt.clock.now(), lead_id=lead.id, key_is_new=key_is_new, claim=claim)
+    # With a claim the drawn card goes out right after the commit. The outbox keeps only what to
+    # draw, which saves encoding and storing the blocks, and a later retry draws the card anew.
+    stored = card_update_recipe(payload) if claim is not None and decision is None and note is None and not final else payload
+    enqueue(session, key=card_update_key(lead, key), kind="card_update", method="chat.update", payload=stored,
+            now=rt.clock.now(), lead_id=lead.id, key_is_new=key_is_new, claim=claim, claimed_payload=payload)
     if claim is not None:
         claim.home_users.extend(home_users(rt, rep))
     else:

@@ -117,6 +117,7 @@ def enqueue(
     lead_id: int | None = None,
     key_is_new: bool = False,
     claim: Claim | None = None,
+    claimed_payload: dict[str, Any] | None = None,
 ) -> bool:
     """Add a Slack call to the outbox in the caller's transaction.
 
@@ -125,14 +126,16 @@ def enqueue(
     key cannot exist yet (it contains a version that only this transaction could
     reach) passes `key_is_new`, which saves the savepoint that guards the INSERT.
     Such a caller may also pass a `claim`. The same INSERT then claims the item of
-    a lead, and the caller needs no `OutboxSender.claim_lead_items` statement.
+    a lead, and the caller needs no `OutboxSender.claim_lead_items` statement. The
+    claimed item is sent with `claimed_payload` when given, e.g. a drawn card whose
+    stored `payload` only describes what to draw.
     """
     row = outbox_row(key, kind, method, payload, now, lead_id)
     if key_is_new and claim is not None and lead_id is not None:
         # The claim runs from the INSERT, not from new_claim(): the decision may have waited for a lock in between.
         until = claim.until()
         item_id, claimed_by = session.execute(_OUTBOX_INSERT_CLAIMED, {**row, "token": claim.token, "until": until}).one()
-        claim.took(row, item_id, claimed_by, until)
+        claim.took({**row, "payload": claimed_payload or payload}, item_id, claimed_by, until)
         return True
     if key_is_new:
         session.execute(_OUTBOX_INSERT, row)
@@ -398,8 +401,10 @@ class OutboxSender:
         if arguments.pop(DRAW_CARD, False):
             from bot.cards import card_message
 
+            # A new card goes to the rep's user id as its channel. An update names the rep as fallback_channel.
+            reader = arguments.get("fallback_channel") or arguments.get("channel")
             with self.db.transaction() as session:
-                message = card_message(session, self.runtime, item.lead_id, str(arguments.get("channel")))
+                message = card_message(session, self.runtime, item.lead_id, str(reader))
             if message is None:
                 raise _NothingToSend("the lead of this card no longer exists")
             arguments.update(message)

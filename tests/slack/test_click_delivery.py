@@ -115,6 +115,32 @@ def test_accept_starts_sal_clocks_after_update(harness: Any, slack: Any) -> None
     assert waiting is None
 
 
+def test_accept_stores_what_to_draw(harness: Any, slack: Any, clock: Any) -> None:
+    # The click sends the drawn card. The outbox keeps only what to draw, so a retry draws it anew.
+    lead_id = harness.add_lead(owner_email=SANNE_EMAIL)
+    slack.fail_next("chat.update", status=500)
+
+    reply = harness.slack_post(accept_body(harness, lead_id))
+    assert reply.status == 200
+    assert harness.web.bolt.listener_work.wait_idle(timeout=10)
+
+    [failed] = slack.calls("chat.update")
+    assert failed.params["blocks"], "the first attempt sends the drawn card"
+    with harness.rt.db.transaction() as session:
+        stored = session.scalars(select(OutboxItem).where(OutboxItem.lead_id == lead_id,
+                                                          OutboxItem.kind == "card_update")).one()
+        assert stored.status == "pending"
+        assert "blocks" not in stored.payload
+        assert stored.payload["draw_card"] is True
+        assert stored.payload["fallback_channel"] == SANNE
+
+    clock.advance(timedelta(minutes=5))
+    harness.sender.deliver_due()
+    retried = slack.calls("chat.update")[-1]
+    assert retried.params["ts"] == failed.params["ts"]
+    assert retried.params["blocks"] == failed.params["blocks"], "the retry draws the same card for the same state"
+
+
 def test_update_waits_for_older_item(harness: Any, slack: Any) -> None:
     # Another sender has claimed an older item of the lead, so the click must not send its card update first.
     lead_id = harness.add_lead(owner_email=SANNE_EMAIL)
