@@ -32,7 +32,7 @@ from bot.intake.signing import sign
 from bot.slack_standin.interactions import block_action_body, button_action, signed_headers
 from storage.db import Database
 from storage.migrate import upgrade
-from storage.models import OutboxItem
+from storage.models import Lead, OutboxItem
 
 HOST = "127.0.0.1"
 REPO = Path(__file__).resolve().parents[2]
@@ -340,7 +340,8 @@ class DeliveryCheck:
 
     A card, reminder or escalation names its lead in the text, so the text identifies
     a message when no key travels with it; two items with the same text
-    are compared as a group.
+    are compared as a group. A card update is identified by the card it updates (channel
+    and ts), because a click's update is stored as what to draw, without its text.
     """
 
     expected: Counter[tuple[str, str]]
@@ -361,23 +362,35 @@ def check_delivery(database_url: str, slack: SlackProcess, methods: tuple[str, .
     received: Counter[tuple[str, str]] = Counter()
     for method in methods:
         for call in slack.calls(method):
-            key = outbox_key(call["params"])
-            received[("key", key) if key else (method, str(call["params"].get("text") or ""))] += 1
+            params = call["params"]
+            key = outbox_key(params)
+            if key:
+                received[("key", key)] += 1
+            elif method == "chat.update":
+                received[(method, f"{params.get('channel')} {params.get('ts')}")] += 1
+            else:
+                received[(method, str(params.get("text") or ""))] += 1
     db = Database(database_url)
     try:
         with db.transaction() as session:
             items = list(session.execute(select(OutboxItem.id, OutboxItem.kind, OutboxItem.status,
-                                                OutboxItem.dedupe_key, OutboxItem.method, OutboxItem.payload)
+                                                OutboxItem.dedupe_key, OutboxItem.method, OutboxItem.payload,
+                                                Lead.card_channel, Lead.card_ts)
+                                         .outerjoin(Lead, Lead.id == OutboxItem.lead_id)
                                          .where(OutboxItem.method.in_(methods))))
     finally:
         db.dispose()
     expected: Counter[tuple[str, str]] = Counter()
     unsent = []
-    for item_id, kind, status, key, method, payload in items:
+    for item_id, kind, status, key, method, payload, card_channel, card_ts in items:
         if status != "sent":
             unsent.append((item_id, kind, status, key))
         elif ("key", key) in received:
             expected[("key", key)] += 1
+        elif method == "chat.update":
+            # An update whose card was not posted yet took the lead's card when it was sent.
+            channel, ts = payload.get("channel") or card_channel, payload.get("ts") or card_ts
+            expected[(method, f"{channel} {ts}")] += 1
         else:
             expected[(method, str(payload.get("text") or ""))] += 1
     return DeliveryCheck(expected, received, unsent)
