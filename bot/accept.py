@@ -64,7 +64,7 @@ def accept_in_one_statement(session: Session, rt: Runtime, lead: Lead, *, user_i
     item_id, claimed_by, paused_clock_ids = result
     if paused_clock_ids:
         end_pauses(session, list(paused_clock_ids), now=now)
-    claim.took({**row, "payload": payload}, item_id, claimed_by, until)
+    claim.record_insert({**row, "payload": payload}, item_id, claimed_by, until)
     claim.home_users.extend(home_users(rt, rep))
 
 

@@ -40,8 +40,9 @@ def prepare_database(url: str) -> None:
                      "check DATABASE_URL", new_file.resolve())
             return
         after = current_revision(url)
-        if before != after:
-            log.info("db.upgraded path=%s from=%s to=%s", path.resolve() if path else ":memory:", before or "none", after)
+        # An in-memory database is new on every connection, so it has nothing to report.
+        if path is not None and before != after:
+            log.info("db.upgraded path=%s from=%s to=%s", path.resolve(), before or "none", after)
         return
     head = head_revision()
     current = current_revision(url)

@@ -94,8 +94,8 @@ def card_update_recipe(payload: dict[str, object]) -> dict[str, object]:
     The sender draws the lead's card in its state at that moment for the reader in `fallback_channel`
     (OutboxSender._resolve_arguments), so only a card without a decision, note or `final` may use it.
     """
-    kept = {name: payload[name] for name in ("channel", "ts", "fallback_channel", "lead_card") if name in payload}
-    return {**kept, DRAW_CARD: True}
+    place = {name: payload[name] for name in ("channel", "ts", "fallback_channel", "lead_card") if name in payload}
+    return {**place, DRAW_CARD: True}
 
 
 def refresh_card(
@@ -116,7 +116,8 @@ def refresh_card(
                                   language=language)
     # With a claim the drawn card goes out right after the commit. The outbox keeps only what to
     # draw, which saves encoding and storing the blocks, and a later retry draws the card anew.
-    stored = card_update_recipe(payload) if claim is not None and decision is None and note is None and not final else payload
+    drawn_when_sent = claim is not None and decision is None and note is None and not final
+    stored = card_update_recipe(payload) if drawn_when_sent else payload
     enqueue(session, key=card_update_key(lead, key), kind="card_update", method="chat.update", payload=stored,
             now=rt.clock.now(), lead_id=lead.id, key_is_new=key_is_new, claim=claim, claimed_payload=payload)
     if claim is not None:

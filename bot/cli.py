@@ -180,9 +180,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_db_upgrade(_args: argparse.Namespace) -> int:
-    from storage.migrate import current_revision, upgrade
-
     from storage.db import display_url
+    from storage.migrate import current_revision, upgrade
 
     settings = _settings()
     before = current_revision(settings.database_url)

@@ -38,6 +38,7 @@ from bot.sla.clocks import (
 from bot.transitions import StaleLead, move, record_creation
 from bot.views import lead_view
 from storage.bulk import insert_rows, pairs_in
+from storage.db import is_postgresql
 from storage.models import Lead, LeadTransition, OutboxItem, SlaClock
 
 log = logging.getLogger(__name__)
@@ -427,7 +428,7 @@ def decide(
     try:
         if accept:
             rep_language = language if rep is not None and rep.slack_user_id == user_id else None
-            if defer_sal_clocks and claim is not None and session.get_bind().dialect.name == "postgresql":
+            if defer_sal_clocks and claim is not None and is_postgresql(session.get_bind()):
                 accept_in_one_statement(session, rt, lead, user_id=user_id, now=now, claim=claim, language=rep_language)
             else:
                 # The guarded UPDATE in `move` is the first write, so losing the race leaves nothing to undo.

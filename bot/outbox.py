@@ -99,7 +99,7 @@ class Claim:
         """Return the end of a claim taken now."""
         return self.clock.now() + timedelta(seconds=CLAIM_SECONDS)
 
-    def took(self, row: dict[str, Any], item_id: int, claimed_by: str | None, until: datetime) -> None:
+    def record_insert(self, row: dict[str, Any], item_id: int, claimed_by: str | None, until: datetime) -> None:
         """Record the item that an INSERT of `row` added, if the INSERT claimed it (`claimed_by` is set)."""
         if claimed_by is not None:
             # Built from the values just inserted: reading the payload back would decode its JSON again.
@@ -135,7 +135,7 @@ def enqueue(
         # The claim runs from the INSERT, not from new_claim(): the decision may have waited for a lock in between.
         until = claim.until()
         item_id, claimed_by = session.execute(_OUTBOX_INSERT_CLAIMED, {**row, "token": claim.token, "until": until}).one()
-        claim.took({**row, "payload": claimed_payload or payload}, item_id, claimed_by, until)
+        claim.record_insert({**row, "payload": claimed_payload or payload}, item_id, claimed_by, until)
         return True
     if key_is_new:
         session.execute(_OUTBOX_INSERT, row)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.lifecycle import Stage, check_transition
+from storage.db import is_postgresql
 from storage.models import Lead, LeadTransition
 
 
@@ -54,17 +55,17 @@ def move(
         check_transition(from_stage, to_stage)
     session.flush()
     values = move_values(lead, to_stage, reason=reason, now=now, **fields)
-    guard = {**values, "lead_id": lead.id, "read_version": lead.version}
     transition = {"at": now, "actor": actor, "from_stage": from_stage.value, "to_stage": to_stage.value,
                   "reason": reason, "details": details or {}}
-    one_statement = session.get_bind().dialect.name == "postgresql"
+    one_statement = is_postgresql(session.get_bind())
     if one_statement:
         # One statement instead of two saves PostgreSQL a round trip. The history row is inserted
         # only when the guarded UPDATE changed the lead, so its row count detects a stale lead as well.
         parameters = {**moved_parameters(lead, values), **history_parameters(transition)}
         result = session.execute(_guarded_move(tuple(values)), parameters)
     else:
-        result = session.execute(_guarded_update(tuple(values)), guard)
+        result = session.execute(_guarded_update(tuple(values)),
+                                 {**values, "lead_id": lead.id, "read_version": lead.version})
     if result.rowcount != 1:
         raise StaleLead(f"lead {lead.id} changed since version {lead.version}")
     # The row now has these values, so record them on the object without marking it dirty.

@@ -257,9 +257,10 @@ def _stop_statement(*, of_kinds: bool) -> Update:
 
 # Statements of every decision, built once: building one costs more than running it (see bot.transitions).
 _STOP_ALL = _stop_statement(of_kinds=False)
-_CLEAR_WAITING = update(Lead.__table__).where(Lead.__table__.c.id == bindparam("of_lead")).values(sal_clocks_from=None)
 _STOP_OF_KINDS = _stop_statement(of_kinds=True)
 _CLOCKS = SlaClock.__table__
+# Clears the waiting SAL clocks of a lead, for `start_waiting_sal_clocks`.
+_CLEAR_WAITING = update(Lead.__table__).where(Lead.__table__.c.id == bindparam("of_lead")).values(sal_clocks_from=None)
 
 
 def stop_kinds_of_moved(moved: CTE) -> Update:

@@ -95,6 +95,6 @@ def test_upgraded_sqlite_file_is_logged(tmp_path: Path, caplog: pytest.LogCaptur
 
 
 def test_display_url_hides_password() -> None:
-    shown = display_url("postgresql://handoff:s3cret-pw@db.internal:5432/handoff")
-    assert "s3cret-pw" not in shown
-    assert shown == "postgresql+psycopg://handoff:***@db.internal:5432/handoff"
+    displayed = display_url("postgresql://handoff:s3cret-pw@db.internal:5432/handoff")
+    assert "s3cret-pw" not in displayed
+    assert displayed == "postgresql+psycopg://handoff:***@db.internal:5432/handoff"
