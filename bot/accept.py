@@ -1,13 +1,10 @@
 """An Accept from a click as one statement on PostgreSQL.
 
-A click's Accept changes the lead, appends its history row, stops the decision clock and queues
-the card update with a claim. On SQLite that takes four statements (`move`, `stop_clocks` and
-`enqueue`). PostgreSQL runs them as one statement of data-modifying CTEs, which saves three round
-trips of about 0.4 ms each in the click benchmark (benchmarks/RESULTS.md).
-
-All parts of one statement see the snapshot taken at its start. So the caller must hold the lead
-row's lock before this statement runs (`bot.handoff.decide` selects the lead FOR UPDATE). Otherwise
-a pause committed while the statement waited for the lock would stay open on the stopped clock.
+A click's Accept changes the lead, appends its history row and queues the card update with a
+claim. Its clocks switch after the card update (`bot.sla.clocks.start_waiting_sal_clocks`). On
+SQLite that takes three statements (`move` and `enqueue`). PostgreSQL runs them as one statement
+of data-modifying CTEs, which saves round trips of about 0.4 ms each in the click benchmark
+(benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -16,7 +13,7 @@ import functools
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -24,15 +21,13 @@ from bot.cards import card_update_key, card_update_payload, card_update_recipe, 
 from bot.lifecycle import Stage, check_transition
 from bot.outbox import Claim, claimed_insert_parameters, insert_claimed_for_moved, outbox_row
 from bot.runtime import Runtime
-from bot.sla.clocks import DECISION, stop_kinds_of_moved
-from bot.sla.pauses import end_pauses
 from bot.transitions import StaleLead, history_insert, history_parameters, move_values, moved_lead, moved_parameters
 from storage.models import Lead
 
 
 def accept_in_one_statement(session: Session, rt: Runtime, lead: Lead, *, user_id: str, now: datetime,
                             claim: Claim, language: str | None) -> None:
-    """Accept `lead` for `user_id` and leave its SAL clocks waiting, as `decide` does with `defer_sal_clocks`.
+    """Accept `lead` for `user_id` and leave its clocks waiting, as `decide` does with `defer_clocks`.
 
     Raises StaleLead, and writes nothing, when the lead changed since it was read.
     """
@@ -55,15 +50,12 @@ def accept_in_one_statement(session: Session, rt: Runtime, lead: Lead, *, user_i
     # No parameter is named like a column (see `moved_lead`).
     parameters: dict[str, Any] = {
         **lead_parameters, **history_parameters(transition),
-        "of_lead": lead.id, "now": now, "kinds": [DECISION],
         **claimed_insert_parameters(row, claim.token, until),
     }
     result = session.execute(_accept_statement(tuple(values)), parameters).one_or_none()
     if result is None:
         raise StaleLead(f"lead {lead.id} changed since version {read_version}")
-    item_id, claimed_by, paused_clock_ids = result
-    if paused_clock_ids:
-        end_pauses(session, list(paused_clock_ids), now=now)
+    item_id, claimed_by = result
     claim.record_insert({**row, "payload": payload}, item_id, claimed_by, until)
     claim.home_users.extend(home_users(rt, rep))
 
@@ -72,12 +64,10 @@ def accept_in_one_statement(session: Session, rt: Runtime, lead: Lead, *, user_i
 def _accept_statement(columns: tuple[str, ...]) -> Select[Any]:
     """Build the statement of `accept_in_one_statement` for the lead columns it sets.
 
-    It returns one row when the lead matched its version: the card update's id and `claimed_by`,
-    and the ids of stopped clocks with a pause in progress (or NULL). It returns no row otherwise.
+    It returns one row when the lead matched its version: the card update's id and `claimed_by`.
+    It returns no row otherwise.
     """
     moved = moved_lead(columns)
     history = history_insert(moved).cte("history")
-    stopped = stop_kinds_of_moved(moved).cte("stopped")
     card = insert_claimed_for_moved(moved).cte("card")
-    paused = select(func.array_agg(stopped.c.id)).where(stopped.c.pause_open).scalar_subquery()
-    return select(card.c.id, card.c.claimed_by, paused).add_cte(moved, history, stopped, card)
+    return select(card.c.id, card.c.claimed_by).add_cte(moved, history, card)

@@ -381,8 +381,8 @@ class RejectionInput:
 
 
 # The lead and the clicking user's own language choice, in one statement. The lead row is locked
-# (on PostgreSQL; SQLite's BEGIN IMMEDIATE has locked the database), which
-# `accept_in_one_statement` requires and which orders concurrent decisions and pauses of the lead.
+# (on PostgreSQL; SQLite's BEGIN IMMEDIATE has locked the database). That orders concurrent
+# decisions and pauses of the lead, and a sweep waits for it to see an Accept's waiting clocks.
 _LEAD_WITH_LANGUAGE = (select(Lead, user_language_column("user")).where(Lead.id == bindparam("of_lead"))
                        .with_for_update(of=Lead.__table__))
 # The columns that an Accept, its card and its refusals read. Building the `Lead` from about half of
@@ -401,13 +401,14 @@ _LEAD_FOR_ACCEPT = _LEAD_WITH_LANGUAGE.options(load_only(*_ACCEPT_COLUMNS))
 def decide(
     session: Session, rt: Runtime, *, lead_id: int, version: int, user_id: str,
     accept: bool, reason: RejectionReason | None = None, rejection: RejectionInput | None = None,
-    claim: Claim | None = None, defer_sal_clocks: bool = False,
+    claim: Claim | None = None, defer_clocks: bool = False,
 ) -> DecisionOutcome:
     """Accept or reject an MQL for `user_id`; a second click or a stale card changes nothing.
 
     An Accept takes `claim` on its card update, the only Slack call of the lead that it queues.
-    With `defer_sal_clocks`, an Accept stops the decision clock but leaves its SAL clocks waiting
-    for `start_waiting_sal_clocks`, which the caller runs after the card update has gone out.
+    With `defer_clocks`, an Accept leaves its clocks waiting: its decision clock runs on and its SAL
+    clocks wait. The caller switches them with `start_waiting_sal_clocks` after the card update has
+    gone out, as of the Accept's time.
     """
     now = rt.clock.now()
     row = session.execute(_LEAD_FOR_ACCEPT if accept else _LEAD_WITH_LANGUAGE,
@@ -428,16 +429,14 @@ def decide(
     try:
         if accept:
             rep_language = language if rep is not None and rep.slack_user_id == user_id else None
-            if defer_sal_clocks and claim is not None and is_postgresql(session.get_bind()):
+            if defer_clocks and claim is not None and is_postgresql(session.get_bind()):
                 accept_in_one_statement(session, rt, lead, user_id=user_id, now=now, claim=claim, language=rep_language)
             else:
                 # The guarded UPDATE in `move` is the first write, so losing the race leaves nothing to undo.
                 move(session, lead, Stage.SAL, actor=user_id, reason="accepted", now=now, decided_at=now,
-                     decided_by=user_id, sal_clocks_from=now if defer_sal_clocks else None)
+                     decided_by=user_id, sal_clocks_from=now if defer_clocks else None)
                 # The first-contact clock runs on until the first touch, accepted or not.
-                if defer_sal_clocks:
-                    stop_clocks(session, lead.id, now=now, kinds=(DECISION,))
-                else:
+                if not defer_clocks:
                     start_sal_clocks(session, rt, lead, now=now, stop_kinds=(DECISION,))
                 # The key contains the version that this accept's guarded UPDATE just took, so it is new.
                 refresh_card(session, rt, lead, key="accepted", language=rep_language, key_is_new=True, claim=claim)

@@ -92,9 +92,9 @@ def _handle(rt: Runtime, sender: OutboxSender, client: WebClient, body: dict[str
     try:
         with rt.db.transaction() as session:
             claim = sender.new_claim()
-            # An Accept's SAL clocks start after its card update, so that the card changes sooner.
+            # An Accept's clocks switch after its card update, so that the card changes sooner.
             outcome = decide(session, rt, lead_id=ref.lead, version=ref.v, user_id=payload.user_id, accept=accept,
-                             reason=reason, claim=claim, defer_sal_clocks=True)
+                             reason=reason, claim=claim, defer_clocks=True)
             # The card update is claimed with the decision, so that it goes to Slack right after the commit.
             # An Accept's INSERT claims it when nothing else of the lead waits; otherwise one more statement does.
             claimed: list[OutboxItem] = []
@@ -110,8 +110,8 @@ def _handle(rt: Runtime, sender: OutboxSender, client: WebClient, body: dict[str
         try:
             sender.deliver_claimed(claimed)
         finally:
-            # The decision is stored, so its clocks start and its Home tabs are queued even when
-            # marking the card update failed. If this process stops first, the clock process starts
+            # The decision is stored, so its clocks switch and its Home tabs are queued even when
+            # marking the card update failed. If this process stops first, the clock process switches
             # the clocks after WAITING_SAL_CLOCKS_GRACE.
             try:
                 if accept:

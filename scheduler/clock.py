@@ -32,7 +32,7 @@ def run_once(rt: Runtime, sender: OutboxSender) -> None:
     # Before the sweep, so that alerts of the clocks started here that are already due go out in this tick.
     started = start_overdue_sal_clocks(rt)
     if started:
-        log.warning("clock.sal_clocks_started leads=%s: the web process did not start them within %s s of the Accept",
+        log.warning("clock.sal_clocks_started leads=%s: the web process did not switch them within %s s of the Accept",
                     started, int(WAITING_SAL_CLOCKS_GRACE.total_seconds()))
     report = sweep(rt)
     if report.due:

@@ -136,8 +136,8 @@ class Lead(Base):
     reached_opportunity_at: Mapped[datetime | None]
     won_at: Mapped[datetime | None]
     first_rejected_at: Mapped[datetime | None]  # first transition with a "rejected:" reason
-    # The Accept whose SAL clocks have yet to start: set in the Accept's UPDATE by a click, cleared
-    # when `bot.sla.clocks.start_waiting_sal_clocks` starts them as of this time.
+    # The Accept whose clocks have yet to switch (decision clock stopped, SAL clocks started): set in
+    # the Accept's UPDATE by a click, cleared when `bot.sla.clocks.start_waiting_sal_clocks` switches them as of this time.
     sal_clocks_from: Mapped[datetime | None] = mapped_column(index=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

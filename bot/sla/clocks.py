@@ -12,7 +12,7 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import CTE, Insert, Update, bindparam, func, insert, literal_column, null, select, union_all, update
+from sqlalchemy import Insert, Update, bindparam, func, insert, literal_column, null, select, union_all, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -37,7 +37,7 @@ NURTURE_NOTES = "nurture_notes"
 MQL_CLOCKS = (DECISION, FIRST_CONTACT)
 SAL_CLOCKS = (CADENCE, DISCOVERY_SCHEDULED, DISCOVERY_COMPLETED, SQL_DECISION)
 SCHEDULE_CACHE_SIZE = 1024
-# How long the SAL clocks of an Accept may wait (`start_waiting_sal_clocks`) before the clock process starts them.
+# How long the clocks of an Accept may wait to switch (`start_waiting_sal_clocks`) before the clock process switches them.
 WAITING_SAL_CLOCKS_GRACE = timedelta(seconds=60)
 RUNNING = "running"
 PAUSED = "paused"
@@ -172,10 +172,12 @@ def start_sal_clocks(session: Session, rt: Runtime, lead: Lead, *, now: datetime
 
 
 def start_waiting_sal_clocks(session: Session, rt: Runtime, lead_id: int) -> bool:
-    """Start the SAL clocks that an Accept left waiting (`Lead.sal_clocks_from`), as of the Accept's time.
+    """Switch the clocks of an Accept that left them waiting (`Lead.sal_clocks_from`), as of the Accept's time.
 
-    Returns whether any waited. The lead row is locked first, so that of two processes only one
-    starts them. A lead that has left SAL meanwhile gets no clocks.
+    The Accept's decision clock stops and its SAL clocks start. Returns whether any waited. The
+    lead row is locked first, so that of two processes only one switches them. A lead that has
+    left SAL meanwhile gets no SAL clocks, and a decision clock that it started after the Accept
+    (it went back to MQL through nurture) keeps running.
     """
     lead = session.scalars(select(Lead).where(Lead.id == lead_id, Lead.sal_clocks_from.is_not(None))
                            .with_for_update()).one_or_none()
@@ -187,15 +189,19 @@ def start_waiting_sal_clocks(session: Session, rt: Runtime, lead_id: int) -> boo
     session.execute(_CLEAR_WAITING, {"of_lead": lead_id})
     set_committed_value(lead, "sal_clocks_from", None)
     if lead.stage == Stage.SAL.value:
-        start_sal_clocks(session, rt, lead, now=accepted_at)
+        # Any decision clock is older than this Accept: a newer one would have needed another Accept,
+        # which sets `sal_clocks_from` anew.
+        start_sal_clocks(session, rt, lead, now=accepted_at, stop_kinds=(DECISION,))
+    else:
+        stop_clocks(session, lead_id, now=accepted_at, kinds=(DECISION,), started_by=accepted_at)
     return True
 
 
 def start_overdue_sal_clocks(rt: Runtime, *, limit: int = 500) -> int:
-    """Start the SAL clocks that have waited longer than WAITING_SAL_CLOCKS_GRACE, each lead in a transaction of its own.
+    """Switch the clocks of Accepts that have waited longer than WAITING_SAL_CLOCKS_GRACE, each lead in a transaction of its own.
 
-    The click that leaves them waiting starts them right after its card update, so clocks wait
-    longer only when the process stopped in between. The clock process calls this on every sweep.
+    The click that leaves them waiting switches them right after its card update, so clocks wait
+    longer only when the process stopped in between. The clock process calls this before every sweep.
     """
     cutoff = rt.clock.now() - WAITING_SAL_CLOCKS_GRACE
     with rt.db.transaction() as session:
@@ -221,8 +227,12 @@ def start_sql_decision_clock(session: Session, rt: Runtime, lead: Lead, *, now: 
     start_clock(session, rt, lead, SQL_DECISION, start=now, due=due)
 
 
-def stop_clocks(session: Session, lead_id: int, *, now: datetime, kinds: tuple[str, ...] | None = None) -> None:
-    """Stop the lead's running and paused clocks, or only those of `kinds`; a pause in progress ends with it."""
+def stop_clocks(session: Session, lead_id: int, *, now: datetime, kinds: tuple[str, ...] | None = None,
+                started_by: datetime | None = None) -> None:
+    """Stop the lead's running and paused clocks, or only those of `kinds`; a pause in progress ends with it.
+
+    With `started_by` (and `kinds`), only the clocks started at or before that moment stop.
+    """
     from bot.sla.pauses import end_pauses
 
     # A pause added in this session must be in the database for the UPDATE to see it.
@@ -230,6 +240,9 @@ def stop_clocks(session: Session, lead_id: int, *, now: datetime, kinds: tuple[s
     # A Core UPDATE, cheaper than the ORM's bulk UPDATE. SlaClock objects loaded in the session keep their old status.
     if kinds is None:
         stopped = session.execute(_STOP_ALL, {"of_lead": lead_id, "now": now})
+    elif started_by is not None:
+        stopped = session.execute(_STOP_OF_KINDS_STARTED_BY,
+                                  {"of_lead": lead_id, "now": now, "kinds": list(kinds), "started_by": started_by})
     else:
         stopped = session.execute(_STOP_OF_KINDS, {"of_lead": lead_id, "now": now, "kinds": list(kinds)})
     # Most stopped clocks have no pause in progress, and then the pauses need no statement of their own.
@@ -238,11 +251,13 @@ def stop_clocks(session: Session, lead_id: int, *, now: datetime, kinds: tuple[s
         end_pauses(session, paused, now=now)
 
 
-def _stop_statement(*, of_kinds: bool) -> Update:
+def _stop_statement(*, of_kinds: bool, started_by: bool = False) -> Update:
     clocks, pauses = SlaClock.__table__, ClockPause.__table__
     conditions = [clocks.c.lead_id == bindparam("of_lead"), clocks.c.status.in_(OPEN_STATUSES)]
     if of_kinds:
         conditions.append(clocks.c.kind.in_(bindparam("kinds", expanding=True)))
+    if started_by:
+        conditions.append(clocks.c.started_at <= bindparam("started_by"))
     # Written out, because SQLAlchemy renders the columns of a RETURNING clause without their table,
     # and an unqualified `id` in the subquery would be the pause's own.
     pause_open = literal_column(
@@ -258,18 +273,10 @@ def _stop_statement(*, of_kinds: bool) -> Update:
 # Statements of every decision, built once: building one costs more than running it (see bot.transitions).
 _STOP_ALL = _stop_statement(of_kinds=False)
 _STOP_OF_KINDS = _stop_statement(of_kinds=True)
+_STOP_OF_KINDS_STARTED_BY = _stop_statement(of_kinds=True, started_by=True)
 _CLOCKS = SlaClock.__table__
 # Clears the waiting SAL clocks of a lead, for `start_waiting_sal_clocks`.
 _CLEAR_WAITING = update(Lead.__table__).where(Lead.__table__.c.id == bindparam("of_lead")).values(sal_clocks_from=None)
-
-
-def stop_kinds_of_moved(moved: CTE) -> Update:
-    """Build the UPDATE of `stop_clocks` with `kinds`, limited to the lead that the CTE `moved` returns.
-
-    Its parameters are those of `stop_clocks` (`of_lead`, `now`, `kinds`). It returns each stopped
-    clock's id and whether it has a pause in progress (`pause_open`), for `end_pauses`.
-    """
-    return _STOP_OF_KINDS.where(_CLOCKS.c.lead_id.in_(select(moved.c.id)))
 
 
 @functools.lru_cache(maxsize=8)
@@ -344,6 +351,14 @@ def _fire_step(session: Session, rt: Runtime, clock_id: int, step: int, now: dat
     clock = session.get(SlaClock, clock_id)
     if clock is None or clock.status != RUNNING or clock.next_step != step:
         return False
+    # Locked, so that on PostgreSQL an Accept that commits meanwhile is seen below (it holds this lock).
+    lead = session.get(Lead, clock.lead_id, with_for_update=True)
+    if lead is None:
+        return False
+    if clock.kind == DECISION and lead.sal_clocks_from is not None and clock.started_at <= lead.sal_clocks_from:
+        # The lead was accepted, and this clock stops as of the Accept when its clocks switch
+        # (`start_waiting_sal_clocks`), which the clock process does before its next sweep at the latest.
+        return False
     schedule = clock.schedule
     due_steps = [entry for entry in schedule[step:] if datetime.fromisoformat(entry["at"]) <= now]
     if not due_steps:
@@ -363,9 +378,6 @@ def _fire_step(session: Session, rt: Runtime, clock_id: int, step: int, now: dat
         .execution_options(synchronize_session=False)
     )
     if claimed.rowcount != 1:
-        return False
-    lead = session.get(Lead, clock.lead_id)
-    if lead is None:
         return False
     if "breached_at" in values and rt.config.sla.auto_reassigns(lead.team_id, clock.kind):
         from bot.sla.reassign import auto_reassign

@@ -13,7 +13,7 @@ from bot.handoff import decide, ingest
 from bot.outbox import Claim
 from bot.runtime import Runtime
 from bot.sales import return_to_nurture
-from bot.sla.clocks import FIRST_CONTACT, stop_clocks, sweep
+from bot.sla.clocks import FIRST_CONTACT, start_waiting_sal_clocks, stop_clocks, sweep
 from bot.sla.documentation import record_nurture_notes
 from bot.sla.pauses import pause, resume, snooze
 from factories import lead_input
@@ -330,7 +330,8 @@ def test_nurture_with_notes_starts_no_clock(runtime: Runtime, clock) -> None:  #
 @pytest.mark.parametrize("click", [False, True], ids=["decide", "click"])
 def test_pause_during_accept_is_ended(runtime: Runtime, clock, click: bool) -> None:  # type: ignore[no-untyped-def]
     # A pause commits while an Accept of the same lead waits for it; the Accept must end that pause.
-    # A click's Accept (a claim, SAL clocks deferred) is one statement on PostgreSQL (bot.accept).
+    # A click's Accept (a claim, clocks deferred) is one statement on PostgreSQL (bot.accept), and its
+    # clocks switch in a transaction of their own.
     lead_id = add_lead(runtime)
     clock_id = decision_clock(runtime).id
     clock.advance(timedelta(minutes=5))
@@ -342,7 +343,7 @@ def test_pause_during_accept_is_ended(runtime: Runtime, clock, click: bool) -> N
             with runtime.db.transaction() as session:
                 claim = Claim(token="test-claim", clock=runtime.clock) if click else None
                 outcomes.append(decide(session, runtime, lead_id=lead_id, version=2, user_id=SANNE, accept=True,
-                                       claim=claim, defer_sal_clocks=click).status)
+                                       claim=claim, defer_clocks=click).status)
         except BaseException as error:  # noqa: BLE001 - reported by the asserts below
             errors.append(error)
 
@@ -358,6 +359,10 @@ def test_pause_during_accept_is_ended(runtime: Runtime, clock, click: bool) -> N
 
     assert errors == []
     assert outcomes == ["done"]
+    if click:
+        # As the click handler does after the card update.
+        with runtime.db.transaction() as session:
+            assert start_waiting_sal_clocks(session, runtime, lead_id)
     assert decision_clock(runtime).status == "stopped"
     with runtime.db.transaction() as session:
         record = session.scalars(select(ClockPause).where(ClockPause.clock_id == clock_id)).one()

@@ -1,4 +1,4 @@
-"""SAL clocks that an Accept leaves waiting: started once, as of the Accept, also after a stopped process."""
+"""Clocks that an Accept leaves waiting: switched once, as of the Accept, also after a stopped process."""
 
 from __future__ import annotations
 
@@ -16,28 +16,38 @@ from bot.sla.clocks import (
     DECISION,
     DISCOVERY_COMPLETED,
     DISCOVERY_SCHEDULED,
+    FIRST_CONTACT,
     WAITING_SAL_CLOCKS_GRACE,
+    start_decision_clock,
     start_overdue_sal_clocks,
     start_waiting_sal_clocks,
+    stop_clocks,
+    sweep,
 )
 from bot.lifecycle import Stage
 from bot.transitions import move
 from factories import lead_input
-from storage.models import Lead, SlaClock
+from storage.models import Lead, OutboxItem, SlaClock
 
 SANNE = "U0SANNEDV1"
 SAL_KINDS = {CADENCE, DISCOVERY_SCHEDULED, DISCOVERY_COMPLETED}
 
 
 def accept_deferred(rt: Runtime, number: int = 1) -> int:
-    """Add an MQL for Sanne and accept it as a click does, leaving its SAL clocks waiting."""
+    """Add an MQL for Sanne and accept it as a click does, leaving its clocks waiting."""
     with rt.db.transaction() as session:
         data = lead_input(number, at=rt.clock.now(), owner_email="sanne.devries@handoff-demo.nl")
         lead_id = ingest(session, rt, data, actor="test").lead_id
     with rt.db.transaction() as session:
-        outcome = decide(session, rt, lead_id=lead_id, version=2, user_id=SANNE, accept=True, defer_sal_clocks=True)
+        outcome = decide(session, rt, lead_id=lead_id, version=2, user_id=SANNE, accept=True, defer_clocks=True)
     assert outcome.status == "done"
     return lead_id
+
+
+def decision_clocks(rt: Runtime, lead_id: int) -> list[SlaClock]:
+    with rt.db.transaction() as session:
+        return list(session.scalars(select(SlaClock).where(SlaClock.lead_id == lead_id, SlaClock.kind == DECISION)
+                                    .order_by(SlaClock.generation)))
 
 
 def running_clocks(rt: Runtime, lead_id: int) -> dict[str, SlaClock]:
@@ -56,7 +66,7 @@ def test_deferred_accept_leaves_clocks_waiting(runtime: Runtime) -> None:
     lead_id = accept_deferred(runtime)
 
     assert waiting_since(runtime, lead_id) == accepted_at
-    assert DECISION not in running_clocks(runtime, lead_id), "the decision clock still runs after the Accept"
+    assert DECISION in running_clocks(runtime, lead_id), "the decision clock stopped before the clocks switched"
     assert not SAL_KINDS & set(running_clocks(runtime, lead_id))
 
 
@@ -73,6 +83,7 @@ def test_waiting_clocks_start_as_of_accept(runtime: Runtime, clock) -> None:  # 
     clocks = running_clocks(runtime, lead_id)
     assert SAL_KINDS <= set(clocks)
     assert {clocks[kind].started_at for kind in SAL_KINDS} == {accepted_at}
+    assert [(clock.status, clock.stopped_at) for clock in decision_clocks(runtime, lead_id)] == [("stopped", accepted_at)]
     assert waiting_since(runtime, lead_id) is None
 
 
@@ -90,20 +101,58 @@ def test_clock_process_starts_overdue_clocks(runtime: Runtime, clock) -> None:  
     clocks = running_clocks(runtime, lead_id)
     assert SAL_KINDS <= set(clocks)
     assert {clocks[kind].started_at for kind in SAL_KINDS} == {accepted_at}
+    assert [(clock.status, clock.stopped_at) for clock in decision_clocks(runtime, lead_id)] == [("stopped", accepted_at)]
 
 
-def test_lead_that_left_sal_gets_no_clocks(runtime: Runtime) -> None:
+def test_lead_that_left_sal_gets_no_clocks(runtime: Runtime, clock) -> None:  # type: ignore[no-untyped-def]
+    # A qualification moves a lead from SAL to SQL without touching its decision clock.
+    accepted_at = runtime.clock.now()
     lead_id = accept_deferred(runtime)
+    clock.advance(timedelta(minutes=5))
     with runtime.db.transaction() as session:
         lead = session.get(Lead, lead_id)
         assert lead is not None
-        move(session, lead, Stage.NURTURE, actor="test", reason="return_to_nurture", now=runtime.clock.now())
+        move(session, lead, Stage.SQL, actor="test", reason="qualified", now=runtime.clock.now())
 
     with runtime.db.transaction() as session:
         assert start_waiting_sal_clocks(session, runtime, lead_id)
 
     assert not SAL_KINDS & set(running_clocks(runtime, lead_id))
+    assert [(clock.status, clock.stopped_at) for clock in decision_clocks(runtime, lead_id)] == [("stopped", accepted_at)]
     assert waiting_since(runtime, lead_id) is None
+
+
+def test_newer_decision_clock_keeps_running(runtime: Runtime, clock) -> None:  # type: ignore[no-untyped-def]
+    # Before the clocks switched, the lead went back to nurture and became an MQL again, with a new decision clock.
+    lead_id = accept_deferred(runtime)
+    clock.advance(timedelta(minutes=5))
+    with runtime.db.transaction() as session:
+        lead = session.get(Lead, lead_id)
+        assert lead is not None
+        move(session, lead, Stage.NURTURE, actor="test", reason="return_to_nurture", now=runtime.clock.now())
+        move(session, lead, Stage.MQL, actor="test", reason="reengaged", now=runtime.clock.now())
+        start_decision_clock(session, runtime, lead, now=runtime.clock.now())
+
+    with runtime.db.transaction() as session:
+        assert start_waiting_sal_clocks(session, runtime, lead_id)
+
+    assert [clock.status for clock in decision_clocks(runtime, lead_id)] == ["stopped", "running"]
+    assert not SAL_KINDS & set(running_clocks(runtime, lead_id))
+
+
+def test_sweep_sends_no_decision_alert_for_waiting_accept(runtime: Runtime, clock) -> None:  # type: ignore[no-untyped-def]
+    # The decision clock of an accepted lead runs until its clocks switch; its alerts must not go out meanwhile.
+    lead_id = accept_deferred(runtime)
+    [decision] = decision_clocks(runtime, lead_id)
+    assert decision.next_alert_at is not None
+    clock.set(decision.next_alert_at + timedelta(seconds=1))
+
+    assert sweep(runtime).due >= 1
+    with runtime.db.transaction() as session:
+        keys = list(session.scalars(select(OutboxItem.dedupe_key)
+                                    .where(OutboxItem.dedupe_key.like(f"sla:{lead_id}:{DECISION}:%"))))
+    assert keys == []
+    assert [clock.next_step for clock in decision_clocks(runtime, lead_id)] == [0], "the sweep claimed the alert"
 
 
 def test_concurrent_starts_start_once(runtime: Runtime) -> None:
@@ -153,3 +202,38 @@ def test_failing_lead_does_not_stop_others(runtime: Runtime, clock, monkeypatch:
     assert SAL_KINDS <= set(running_clocks(runtime, second))
     assert waiting_since(runtime, first) is not None, "the failed lead's clocks must stay waiting for the next tick"
     assert f"sla.sal_clocks_failed lead={first}" in caplog.text
+
+
+def test_sweep_waits_for_accept_in_progress(runtime: Runtime, clock) -> None:  # type: ignore[no-untyped-def]
+    # A sweep that reaches a due decision alert while an Accept of its lead is being written must
+    # wait for it (the lead's row lock on PostgreSQL, the write lock on SQLite), then send nothing.
+    with runtime.db.transaction() as session:
+        data = lead_input(1, at=runtime.clock.now(), owner_email="sanne.devries@handoff-demo.nl")
+        lead_id = ingest(session, runtime, data, actor="test").lead_id
+        # Only the decision alert falls due: another one could make the sweep wait before it reads the lead.
+        stop_clocks(session, lead_id, now=runtime.clock.now(), kinds=(FIRST_CONTACT,))
+    [decision] = decision_clocks(runtime, lead_id)
+    assert decision.next_alert_at is not None
+    clock.set(decision.next_alert_at + timedelta(seconds=1))
+    errors: list[BaseException] = []
+
+    def run_sweep() -> None:
+        try:
+            sweep(runtime)
+        except BaseException as error:  # noqa: BLE001 - reported by the assert below
+            errors.append(error)
+
+    sweeper = threading.Thread(target=run_sweep)
+    with runtime.db.transaction() as session:
+        outcome = decide(session, runtime, lead_id=lead_id, version=2, user_id=SANNE, accept=True, defer_clocks=True)
+        assert outcome.status == "done"
+        sweeper.start()
+        sweeper.join(timeout=1.0)
+        assert sweeper.is_alive(), "the sweep did not wait for the Accept"
+    sweeper.join(timeout=20)
+
+    assert errors == []
+    with runtime.db.transaction() as session:
+        keys = list(session.scalars(select(OutboxItem.dedupe_key)
+                                    .where(OutboxItem.dedupe_key.like(f"sla:{lead_id}:{DECISION}:%"))))
+    assert keys == []

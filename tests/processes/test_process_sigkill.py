@@ -267,11 +267,13 @@ def test_web_killed_during_clicks(tmp_path: Path, schema_url: str, slack: SlackP
                    == CLICK_LEADS and settled(), timeout=60, message=lambda: f"{context}\n{clock.tail()}")
         accepted = Counter(session_rows(schema_url))
         assert all(accepted[lead_id] == 1 for lead_id in lead_ids), f"{context}: accept transitions {accepted}"
-        # Started by the web process after the card update, or by the clock process after a kill, once either way.
+        # Switched by the web process after the card update, or by the clock process after a kill, once either way.
         wait_until(lambda: count(schema_url, select(func.count()).select_from(Lead).where(Lead.sal_clocks_from.is_not(None)))
                    == 0, timeout=60, message=lambda: f"{context}\n{clock.tail()}")
         cadence = Counter(sal_clock_leads(schema_url, "cadence"))
         assert all(cadence[lead_id] == 1 for lead_id in lead_ids), f"{context}: cadence clocks {cadence}"
+        running_decisions = set(sal_clock_leads(schema_url, "decision", status="running")) & set(lead_ids)
+        assert not running_decisions, f"{context}: decision clocks still running for accepted leads {running_decisions}"
         assert_delivered_once(schema_url, slack, WEB_THREADS, f"{context}; first answers {Counter(answers)}",
                               ("chat.postMessage", "chat.update"))
     finally:
@@ -279,11 +281,14 @@ def test_web_killed_during_clicks(tmp_path: Path, schema_url: str, slack: SlackP
             process.stop()
 
 
-def sal_clock_leads(url: str, kind: str) -> list[int]:
+def sal_clock_leads(url: str, kind: str, *, status: str | None = None) -> list[int]:
     db = Database(url)
     try:
         with db.transaction() as session:
-            return list(session.scalars(select(SlaClock.lead_id).where(SlaClock.kind == kind)))
+            query = select(SlaClock.lead_id).where(SlaClock.kind == kind)
+            if status is not None:
+                query = query.where(SlaClock.status == status)
+            return list(session.scalars(query))
     finally:
         db.dispose()
 

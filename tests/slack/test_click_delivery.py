@@ -83,15 +83,16 @@ def test_accept_decides_when_body_closes(harness: Any, slack: Any) -> None:
     assert harness.web.bolt.listener_work.wait_idle(timeout=10)
 
 
-def test_accept_starts_sal_clocks_after_update(harness: Any, slack: Any) -> None:
-    # The card changes first. The SAL clocks start right after, as of the Accept.
+def test_accept_switches_clocks_after_update(harness: Any, slack: Any) -> None:
+    # The card changes first. Right after, the decision clock stops and the SAL clocks start, as of the Accept.
     lead_id = harness.add_lead(owner_email=SANNE_EMAIL)
     accepted_at = harness.rt.clock.now()
-    inserted_at: list[float] = []
+    written_at: dict[str, list[float]] = {"INSERT INTO SLA_CLOCKS": [], "UPDATE SLA_CLOCKS": []}
 
     def seen(_connection: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
-        if statement.lstrip().upper().startswith("INSERT INTO SLA_CLOCKS"):
-            inserted_at.append(time.time())
+        for start, times in written_at.items():
+            if statement.lstrip().upper().startswith(start):
+                times.append(time.time())
 
     event.listen(harness.rt.db.engine, "before_cursor_execute", seen)
     try:
@@ -102,16 +103,19 @@ def test_accept_starts_sal_clocks_after_update(harness: Any, slack: Any) -> None
         event.remove(harness.rt.db.engine, "before_cursor_execute", seen)
 
     [card_update] = slack.calls("chat.update")
-    assert len(inserted_at) == 1
-    assert card_update.at <= inserted_at[0], "the SAL clocks were inserted before the card update went out"
+    assert len(written_at["INSERT INTO SLA_CLOCKS"]) == 1
+    assert written_at["UPDATE SLA_CLOCKS"], "no clock was stopped"
+    assert card_update.at <= min(written_at["UPDATE SLA_CLOCKS"]), "a clock was stopped before the card update went out"
+    assert card_update.at <= written_at["INSERT INTO SLA_CLOCKS"][0], "the SAL clocks were inserted before the card update went out"
     with harness.rt.db.transaction() as session:
-        clocks = session.execute(select(SlaClock.kind, SlaClock.started_at)
-                                 .where(SlaClock.lead_id == lead_id, SlaClock.status == "running")).all()
+        clocks = session.execute(select(SlaClock.kind, SlaClock.status, SlaClock.started_at, SlaClock.stopped_at)
+                                 .where(SlaClock.lead_id == lead_id)).all()
         waiting = session.scalar(select(Lead.sal_clocks_from).where(Lead.id == lead_id))
-    started = {kind: at for kind, at in clocks}
+    started = {kind: at for kind, status, at, _ in clocks if status == "running"}
     assert {"cadence", "discovery_scheduled", "discovery_completed"} <= set(started)
     assert started["cadence"] == accepted_at
-    assert "decision" not in started
+    [(_, decision_status, _, decision_stopped_at)] = [row for row in clocks if row[0] == "decision"]
+    assert (decision_status, decision_stopped_at) == ("stopped", accepted_at)
     assert waiting is None
 
 
@@ -208,10 +212,11 @@ def test_accept_claims_its_card_update_in_the_insert(harness: Any, slack: Any) -
     assert len(lead_loads) == 2, lead_loads
     assert "leads.extra" not in lead_loads[0]
     if harness.rt.db.engine.dialect.name == "postgresql":
-        # The lead, its history row, the decision clock and the card update change in one statement.
+        # The lead, its history row and the card update change in one statement. The clocks switch later.
         [accept] = [statement for statement in statements if statement.startswith("WITH moved")]
-        for part in ("UPDATE leads", "INSERT INTO lead_transitions", "UPDATE sla_clocks", "INSERT INTO outbox"):
+        for part in ("UPDATE leads", "INSERT INTO lead_transitions", "INSERT INTO outbox"):
             assert part in accept
+        assert "sla_clocks" not in accept
     with harness.rt.db.transaction() as session:
         card_update = session.scalars(select(OutboxItem).where(OutboxItem.lead_id == lead_id,
                                                                OutboxItem.kind == "card_update")).one()
