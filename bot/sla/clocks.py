@@ -356,8 +356,8 @@ def _fire_step(session: Session, rt: Runtime, clock_id: int, step: int, now: dat
     if lead is None:
         return False
     if clock.kind == DECISION and lead.sal_clocks_from is not None and clock.started_at <= lead.sal_clocks_from:
-        # The lead was accepted, and this clock stops as of the Accept when its clocks switch
-        # (`start_waiting_sal_clocks`), which the clock process does before its next sweep at the latest.
+        # The lead was accepted. This clock stops as of the Accept when the lead's clocks switch: right
+        # after the card update, or by the clock process after WAITING_SAL_CLOCKS_GRACE.
         return False
     schedule = clock.schedule
     due_steps = [entry for entry in schedule[step:] if datetime.fromisoformat(entry["at"]) <= now]
