@@ -27,6 +27,7 @@ from bot.sla.clocks import (
     start_decision_clock,
     start_first_contact_clock,
     start_sql_decision_clock,
+    start_waiting_sal_clocks,
     stop_clocks,
 )
 from bot.transitions import StaleLead, move
@@ -73,8 +74,12 @@ def is_manager_of(rt: Runtime, lead: Lead, user_id: str) -> bool:
 def check_actor(
     session: Session, rt: Runtime, lead_id: int, user_id: str, stages: set[Stage],
 ) -> tuple[Lead | None, ActionResult | None, str]:
-    """Load the lead and refuse when the user may not act or the stage does not fit."""
+    """Load the lead and refuse when the user may not act or the stage does not fit.
+
+    Clocks that an Accept left waiting switch first, so that the action finds them as of the Accept.
+    """
     language = user_language(session, rt.config, rt.settings.default_language, user_id)
+    start_waiting_sal_clocks(session, rt, lead_id)
     lead = session.get(Lead, lead_id)
     if lead is None:
         return None, ActionResult("not_found", lead_id, t(language, "action.lead_not_found")), language

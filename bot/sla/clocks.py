@@ -197,6 +197,16 @@ def start_waiting_sal_clocks(session: Session, rt: Runtime, lead_id: int) -> boo
     return True
 
 
+def switch_waiting_clocks_of_clock(session: Session, rt: Runtime, clock_id: int) -> None:
+    """Switch the clocks that an Accept left waiting on the lead of `clock_id`, before a control changes that clock.
+
+    Otherwise a pause, resume or snooze could act on a decision clock that already stops as of the Accept.
+    """
+    lead_id = session.scalar(select(SlaClock.lead_id).where(SlaClock.id == clock_id))
+    if lead_id is not None:
+        start_waiting_sal_clocks(session, rt, lead_id)
+
+
 def start_overdue_sal_clocks(rt: Runtime, *, limit: int = 500) -> int:
     """Switch the clocks of Accepts that have waited longer than WAITING_SAL_CLOCKS_GRACE, each lead in a transaction of its own.
 
@@ -351,8 +361,9 @@ def _fire_step(session: Session, rt: Runtime, clock_id: int, step: int, now: dat
     clock = session.get(SlaClock, clock_id)
     if clock is None or clock.status != RUNNING or clock.next_step != step:
         return False
-    # Locked, so that on PostgreSQL an Accept that commits meanwhile is seen below (it holds this lock).
-    lead = session.get(Lead, clock.lead_id, with_for_update=True)
+    # A decision clock's lead is locked, so that on PostgreSQL an Accept that commits meanwhile is
+    # seen below (the Accept holds this lock).
+    lead = session.get(Lead, clock.lead_id, with_for_update=True if clock.kind == DECISION else None)
     if lead is None:
         return False
     if clock.kind == DECISION and lead.sal_clocks_from is not None and clock.started_at <= lead.sal_clocks_from:

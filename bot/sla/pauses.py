@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.messages import SNOOZE_CHOICES
+from bot.sla.clocks import switch_waiting_clocks_of_clock
 from storage.models import ClockPause, ClockSnooze, Lead, SlaClock
 
 if TYPE_CHECKING:
@@ -89,6 +90,7 @@ def snooze(session: Session, rt: Runtime, *, clock_id: int, step: int, user_id: 
     """Postpone the clock's next reminder for the owner who received reminder `step`; once per reminder."""
     if choice not in SNOOZE_CHOICES:
         return ControlResult("invalid")
+    switch_waiting_clocks_of_clock(session, rt, clock_id)
     clock = session.get(SlaClock, clock_id)
     if clock is None:
         return ControlResult("not_found")
@@ -139,6 +141,7 @@ class StaleClock(Exception):
 
 def pause(session: Session, rt: Runtime, *, clock_id: int, user_id: str, reason: str, note: str | None) -> ControlResult:
     """Pause a running clock for its owner, with a reason; a breached clock keeps escalating."""
+    switch_waiting_clocks_of_clock(session, rt, clock_id)
     clock = session.get(SlaClock, clock_id)
     if clock is None:
         return ControlResult("not_found")
@@ -184,6 +187,7 @@ def may_resume(rt: Runtime, clock: SlaClock, user_id: str) -> bool:
 
 def resume(session: Session, rt: Runtime, *, clock_id: int, user_id: str) -> ControlResult:
     """Restart a paused clock, moving its deadline and unsent alerts on by the paused working time."""
+    switch_waiting_clocks_of_clock(session, rt, clock_id)
     clock = session.get(SlaClock, clock_id)
     if clock is None:
         return ControlResult("not_found")

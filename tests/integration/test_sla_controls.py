@@ -329,9 +329,9 @@ def test_nurture_with_notes_starts_no_clock(runtime: Runtime, clock) -> None:  #
 
 @pytest.mark.parametrize("click", [False, True], ids=["decide", "click"])
 def test_pause_during_accept_is_ended(runtime: Runtime, clock, click: bool) -> None:  # type: ignore[no-untyped-def]
-    # A pause commits while an Accept of the same lead waits for it; the Accept must end that pause.
-    # A click's Accept (a claim, clocks deferred) is one statement on PostgreSQL (bot.accept), and its
-    # clocks switch in a transaction of their own.
+    # A pause commits while an Accept of the same lead waits for it, and the stop of the decision clock
+    # must end that pause. A click's Accept (a claim, clocks deferred) is one statement on PostgreSQL
+    # (bot.accept), and the switch of its clocks, in a transaction of its own, ends the pause.
     lead_id = add_lead(runtime)
     clock_id = decision_clock(runtime).id
     clock.advance(timedelta(minutes=5))

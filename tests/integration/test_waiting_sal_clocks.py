@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -25,9 +25,11 @@ from bot.sla.clocks import (
     sweep,
 )
 from bot.lifecycle import Stage
+from bot.sales import return_to_nurture
+from bot.sla.pauses import pause, resume
 from bot.transitions import move
 from factories import lead_input
-from storage.models import Lead, OutboxItem, SlaClock
+from storage.models import ClockPause, Lead, OutboxItem, SlaClock
 
 SANNE = "U0SANNEDV1"
 SAL_KINDS = {CADENCE, DISCOVERY_SCHEDULED, DISCOVERY_COMPLETED}
@@ -237,3 +239,62 @@ def test_sweep_waits_for_accept_in_progress(runtime: Runtime, clock) -> None:  #
         keys = list(session.scalars(select(OutboxItem.dedupe_key)
                                     .where(OutboxItem.dedupe_key.like(f"sla:{lead_id}:{DECISION}:%"))))
     assert keys == []
+
+
+def test_pause_after_accept_is_refused(runtime: Runtime, clock) -> None:  # type: ignore[no-untyped-def]
+    # A pause of the decision clock switches the waiting clocks first, which stops that clock as of the Accept.
+    accepted_at = runtime.clock.now()
+    lead_id = accept_deferred(runtime)
+    [decision] = decision_clocks(runtime, lead_id)
+    clock.advance(timedelta(seconds=10))
+
+    with runtime.db.transaction() as session:
+        result = pause(session, runtime, clock_id=decision.id, user_id=SANNE, reason="waiting_for_customer", note=None)
+
+    assert result.status == "not_running"
+    assert [(clock.status, clock.stopped_at) for clock in decision_clocks(runtime, lead_id)] == [("stopped", accepted_at)]
+    assert SAL_KINDS <= set(running_clocks(runtime, lead_id))
+    with runtime.db.transaction() as session:
+        assert list(session.scalars(select(ClockPause).where(ClockPause.clock_id == decision.id))) == []
+
+
+def test_resume_after_accept_ends_pause_at_accept(runtime: Runtime, clock) -> None:  # type: ignore[no-untyped-def]
+    # Paused before the Accept and resumed after it: the pause ends with its clock, as of the Accept.
+    with runtime.db.transaction() as session:
+        data = lead_input(1, at=runtime.clock.now(), owner_email="sanne.devries@handoff-demo.nl")
+        lead_id = ingest(session, runtime, data, actor="test").lead_id
+    [decision] = decision_clocks(runtime, lead_id)
+    with runtime.db.transaction() as session:
+        assert pause(session, runtime, clock_id=decision.id, user_id=SANNE, reason="waiting_for_customer",
+                     note=None).status == "done"
+    clock.advance(timedelta(minutes=5))
+    accepted_at = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        assert decide(session, runtime, lead_id=lead_id, version=2, user_id=SANNE, accept=True,
+                      defer_clocks=True).status == "done"
+    clock.advance(timedelta(seconds=30))
+
+    with runtime.db.transaction() as session:
+        result = resume(session, runtime, clock_id=decision.id, user_id=SANNE)
+
+    assert result.status == "not_running"
+    assert [(clock.status, clock.stopped_at) for clock in decision_clocks(runtime, lead_id)] == [("stopped", accepted_at)]
+    with runtime.db.transaction() as session:
+        record = session.scalars(select(ClockPause).where(ClockPause.clock_id == decision.id)).one()
+    assert record.ended_at == accepted_at
+
+
+def test_nurture_after_accept_stops_decision_at_accept(runtime: Runtime, clock) -> None:  # type: ignore[no-untyped-def]
+    # A sales action switches the waiting clocks before it changes the lead.
+    accepted_at = runtime.clock.now()
+    lead_id = accept_deferred(runtime)
+    clock.advance(timedelta(seconds=30))
+
+    with runtime.db.transaction() as session:
+        result = return_to_nurture(session, runtime, lead_id=lead_id, user_id=SANNE, reason="budget",
+                                   until=date(2025, 6, 1), notes="later")
+
+    assert result.status == "done"
+    assert [(clock.status, clock.stopped_at) for clock in decision_clocks(runtime, lead_id)] == [("stopped", accepted_at)]
+    assert waiting_since(runtime, lead_id) is None
+    assert not SAL_KINDS & set(running_clocks(runtime, lead_id))
