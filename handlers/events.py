@@ -6,7 +6,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import App, BoltResponse
+from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt.middleware import Middleware
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from bot.events import first_delivery
@@ -16,14 +17,28 @@ from handlers.listener_work import ListenerWork
 
 log = logging.getLogger(__name__)
 
-def register(app: App, rt: Runtime, listener_work: ListenerWork) -> None:
-    @app.middleware
-    def skip_repeated_events(body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse:  # noqa: A002
+
+class SkipRepeatedEvents(Middleware):
+    """Middleware that responds 200 to an Events API delivery seen before, without running its listeners.
+
+    A class, because Bolt calls a function middleware with keyword arguments that it builds for
+    every request, each click included.
+    """
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    def process(self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse:  # noqa: A002
+        body = req.body
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if isinstance(event_id, str) and not first_delivery(rt, event_id):
+        if isinstance(event_id, str) and not first_delivery(self.rt, event_id):
             log.info("events.duplicate event_id=%s", event_id)
             return BoltResponse(status=200, body="")
         return next()
+
+
+def register(app: App, rt: Runtime, listener_work: ListenerWork) -> None:
+    app.use(SkipRepeatedEvents(rt))
 
     @app.event("app_home_opened")
     @listener_work.after_ack("home_opened")
