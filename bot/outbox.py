@@ -7,7 +7,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -76,6 +76,34 @@ _USER_ID = re.compile(r"[UW][A-Z0-9]+")
 
 
 @dataclass
+class ClaimedItem:
+    """An outbox item that an INSERT has just claimed, built from the inserted values.
+
+    The sender only reads its items, so a plain object does. Building it costs less than an ORM
+    `OutboxItem`, which sets each attribute through SQLAlchemy's instrumentation.
+    """
+
+    id: int
+    dedupe_key: str
+    lead_id: int | None
+    kind: str
+    method: str
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    created_at: datetime
+    paced_channel: str | None
+    claimed_by: str | None
+    claimed_until: datetime | None
+    send_started_at: datetime | None = None
+
+
+# An item for the sender: one it loaded (`OutboxItem`) or one that an INSERT claimed (`ClaimedItem`).
+Sendable = OutboxItem | ClaimedItem
+
+
+@dataclass
 class Claim:
     """A claim that `enqueue` takes on the item it adds, for `OutboxSender.deliver_claimed` after the commit.
 
@@ -91,7 +119,7 @@ class Claim:
 
     token: str
     clock: Clock
-    items: list[OutboxItem] = field(default_factory=list)
+    items: list[Sendable] = field(default_factory=list)
     # Users whose Home tab the caller refreshes once the claimed items are sent (`OutboxSender.refresh_homes`).
     home_users: list[str] = field(default_factory=list)
 
@@ -103,7 +131,7 @@ class Claim:
         """Record the item that an INSERT of `row` added, if the INSERT claimed it (`claimed_by` is set)."""
         if claimed_by is not None:
             # Built from the values just inserted: reading the payload back would decode its JSON again.
-            self.items.append(OutboxItem(id=item_id, claimed_by=claimed_by, claimed_until=until, **row))
+            self.items.append(ClaimedItem(id=item_id, claimed_by=claimed_by, claimed_until=until, **row))
 
 
 def enqueue(
@@ -301,7 +329,7 @@ class OutboxSender:
         planned.sort(key=lambda entry: (entry[0], entry[1].id))
         return planned
 
-    def _release(self, items: list[OutboxItem]) -> None:
+    def _release(self, items: Sequence[Sendable]) -> None:
         # The items stay due, so the next claim takes them once their channel is free. Rows not
         # written by enqueue get their paced_channel here, so that the claim can skip them meanwhile.
         by_channel: dict[str | None, list[int]] = {}
@@ -373,7 +401,7 @@ class OutboxSender:
             leading = leading[:limit]
         return leading
 
-    def deliver_claimed(self, items: list[OutboxItem]) -> DeliveryReport:
+    def deliver_claimed(self, items: Sequence[Sendable]) -> DeliveryReport:
         """Send items claimed by `claim_lead_items`, in order, and release the rest at the first that is not sent."""
         report = DeliveryReport()
         for index, item in enumerate(items):
@@ -390,7 +418,7 @@ class OutboxSender:
                 break
         return report
 
-    def _resolve_arguments(self, item: OutboxItem) -> dict[str, Any]:
+    def _resolve_arguments(self, item: Sendable) -> dict[str, Any]:
         arguments = dict(item.payload)
         if arguments.pop("home", False):
             # The Home tab is drawn when it is sent, so it shows the state of that moment.
@@ -417,7 +445,7 @@ class OutboxSender:
                 arguments["ts"] = lead.card_ts
         return arguments
 
-    def _deliver(self, item: OutboxItem) -> str:
+    def _deliver(self, item: Sendable) -> str:
         now = self.clock.now()
         channel: str | None = None
         try:
@@ -468,7 +496,7 @@ class OutboxSender:
         self._mark_sent(item, response.data if isinstance(response.data, dict) else {}, now)
         return "sent"
 
-    def _start_send(self, item: OutboxItem, channel: str | None, now: datetime) -> datetime | None:
+    def _start_send(self, item: Sendable, channel: str | None, now: datetime) -> datetime | None:
         """Reserve the channel's next slot and mark the attempt as started, or return when the channel is free."""
         paced = bool(channel) and self.pacing_interval > timedelta(0)
         if not paced and not _searched_after_crash(item):
@@ -482,7 +510,7 @@ class OutboxSender:
             session.execute(update(OutboxItem).where(OutboxItem.id == item.id).values(send_started_at=now))
         return None
 
-    def _defer(self, item: OutboxItem, channel: str, until: datetime) -> str:
+    def _defer(self, item: Sendable, channel: str, until: datetime) -> str:
         # The item stays due, and its paced_channel (missing on rows not written by enqueue) keeps
         # the claim away from it until the channel is free.
         with self.db.transaction() as session:
@@ -494,7 +522,7 @@ class OutboxSender:
         log.debug("outbox.deferred id=%s kind=%s lead=%s until=%s", item.id, item.kind, item.lead_id, until.isoformat())
         return "deferred"
 
-    def _find_earlier_post(self, item: OutboxItem, arguments: dict[str, Any]) -> dict[str, Any] | None:
+    def _find_earlier_post(self, item: Sendable, arguments: dict[str, Any]) -> dict[str, Any] | None:
         """Return the channel and ts of this item's message if an earlier attempt posted it, else None.
 
         Raises SlackApiError when Slack cannot be searched, so that the caller retries or parks
@@ -519,7 +547,7 @@ class OutboxSender:
                 break
         return None
 
-    def _find_earlier_upload(self, item: OutboxItem, channel: str, filename: str) -> dict[str, Any] | None:
+    def _find_earlier_upload(self, item: Sendable, channel: str, filename: str) -> dict[str, Any] | None:
         """Return the channel and file id of this chart if an earlier attempt shared it, else None.
 
         Slack's files.list finds the file by its name, which contains the item's id (CHART_FILENAME).
@@ -540,7 +568,7 @@ class OutboxSender:
                 break
         return None
 
-    def _mark_sent(self, item: OutboxItem, data: dict[str, Any], now: datetime) -> None:
+    def _mark_sent(self, item: Sendable, data: dict[str, Any], now: datetime) -> None:
         channel = data.get("channel")
         ts = data.get("ts") or data.get("message_ts")
         with self.db.transaction() as session:
@@ -549,7 +577,7 @@ class OutboxSender:
                 session.execute(_STORE_CARD, {"lead": item.lead_id, "now": now, "channel": channel, "ts": ts})
         log.info("outbox.sent id=%s kind=%s method=%s lead=%s", item.id, item.kind, item.method, item.lead_id)
 
-    def _handle_error(self, item: OutboxItem, error: SlackApiError, now: datetime, channel: str | None = None, *,
+    def _handle_error(self, item: Sendable, error: SlackApiError, now: datetime, channel: str | None = None, *,
                       result_unknown: bool = False) -> str:
         response = error.response
         status = getattr(response, "status_code", 200)
@@ -618,7 +646,7 @@ class OutboxSender:
         log.warning("outbox.dropped id=%s kind=%s lead=%s reason=%s", item.id, item.kind, item.lead_id, reason)
         return "dropped"
 
-    def _retry(self, item: OutboxItem, reason: str, now: datetime, retry_after: float | None, *,
+    def _retry(self, item: Sendable, reason: str, now: datetime, retry_after: float | None, *,
                result_unknown: bool = False) -> str:
         attempts = item.attempts + 1
         if now - item.created_at > self.give_up_after:
@@ -635,7 +663,7 @@ class OutboxSender:
                     item.id, item.kind, item.lead_id, attempts, delay, reason)
         return "retried"
 
-    def _park(self, item: OutboxItem, reason: str, now: datetime, status: str = PARKED, *,
+    def _park(self, item: Sendable, reason: str, now: datetime, status: str = PARKED, *,
               result_unknown: bool = False) -> str:
         values: dict[str, Any] = {"status": status, "attempts": item.attempts + 1, "last_error": reason[:500],
                                   "claimed_by": None, "claimed_until": None}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -14,14 +15,13 @@ from bot.handoff import decide
 from bot.i18n import t
 from bot.ids import ActionId, LeadRef, parse_reject_option
 from bot.lifecycle import RejectionReason
-from bot.outbox import OutboxSender
+from bot.outbox import OutboxSender, Sendable
 from bot.preferences import user_language
 from bot.runtime import Runtime
 from bot.sla.clocks import start_waiting_sal_clocks
 from handlers.listener_work import ListenerWork
 from handlers.payloads import ActionPayload, PayloadError, parse_action
 from handlers.sales import open_reject_modal
-from storage.models import OutboxItem
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ def _handle(rt: Runtime, sender: OutboxSender, client: WebClient, body: dict[str
                              reason=reason, claim=claim, defer_clocks=True)
             # The card update is claimed with the decision, so that it goes to Slack right after the commit.
             # An Accept's INSERT claims it when nothing else of the lead waits; otherwise one more statement does.
-            claimed: list[OutboxItem] = []
+            claimed: Sequence[Sendable] = ()
             if outcome.status == "done":
                 claimed = claim.items or sender.claim_lead_items(session, outcome.lead_id)
     except Exception:
