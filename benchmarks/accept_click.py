@@ -107,6 +107,10 @@ class _StatementCounter:
 
 
 def _print_profile(label: str, profiler: cProfile.Profile, top: int = 30) -> None:
+    if not profiler.getstats():
+        # pstats cannot read an empty profile, e.g. of the pool when every click's work ran after its response.
+        print(f"\n---- cProfile: {label}: nothing ran here ----")
+        return
     buffer = io.StringIO()
     pstats.Stats(profiler, stream=buffer).sort_stats("cumulative").print_stats(top)
     print(f"\n---- cProfile: {label} (top {top} by cumulative time) ----")
