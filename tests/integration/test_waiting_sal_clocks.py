@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 import bot.sla.clocks as clocks
 from bot.handoff import decide, ingest
@@ -44,6 +45,15 @@ def accept_deferred(rt: Runtime, number: int = 1) -> int:
         outcome = decide(session, rt, lead_id=lead_id, version=2, user_id=SANNE, accept=True, defer_clocks=True)
     assert outcome.status == "done"
     return lead_id
+
+
+def moved(session: Session, rt: Runtime, lead_id: int, *steps: tuple[Stage, str]) -> Lead:
+    """Load the lead and move it through `steps` (stage, reason), leaving its clocks as they are."""
+    lead = session.get(Lead, lead_id)
+    assert lead is not None
+    for stage, reason in steps:
+        move(session, lead, stage, actor="test", reason=reason, now=rt.clock.now())
+    return lead
 
 
 def decision_clocks(rt: Runtime, lead_id: int) -> list[SlaClock]:
@@ -112,9 +122,7 @@ def test_lead_that_left_sal_gets_no_clocks(runtime: Runtime, clock) -> None:  # 
     lead_id = accept_deferred(runtime)
     clock.advance(timedelta(minutes=5))
     with runtime.db.transaction() as session:
-        lead = session.get(Lead, lead_id)
-        assert lead is not None
-        move(session, lead, Stage.SQL, actor="test", reason="qualified", now=runtime.clock.now())
+        moved(session, runtime, lead_id, (Stage.SQL, "qualified"))
 
     with runtime.db.transaction() as session:
         assert start_waiting_sal_clocks(session, runtime, lead_id)
@@ -129,10 +137,7 @@ def test_newer_decision_clock_keeps_running(runtime: Runtime, clock) -> None:  #
     lead_id = accept_deferred(runtime)
     clock.advance(timedelta(minutes=5))
     with runtime.db.transaction() as session:
-        lead = session.get(Lead, lead_id)
-        assert lead is not None
-        move(session, lead, Stage.NURTURE, actor="test", reason="return_to_nurture", now=runtime.clock.now())
-        move(session, lead, Stage.MQL, actor="test", reason="reengaged", now=runtime.clock.now())
+        lead = moved(session, runtime, lead_id, (Stage.NURTURE, "return_to_nurture"), (Stage.MQL, "reengaged"))
         start_decision_clock(session, runtime, lead, now=runtime.clock.now())
 
     with runtime.db.transaction() as session:
@@ -142,8 +147,8 @@ def test_newer_decision_clock_keeps_running(runtime: Runtime, clock) -> None:  #
     assert not SAL_KINDS & set(running_clocks(runtime, lead_id))
 
 
-def test_sweep_sends_no_decision_alert_for_waiting_accept(runtime: Runtime, clock) -> None:  # type: ignore[no-untyped-def]
-    # The decision clock of an accepted lead runs until its clocks switch; its alerts must not go out meanwhile.
+def test_sweep_skips_accepted_decision_clock(runtime: Runtime, clock) -> None:  # type: ignore[no-untyped-def]
+    # The decision clock of an accepted lead runs until its clocks switch. Its alerts must not go out meanwhile.
     lead_id = accept_deferred(runtime)
     [decision] = decision_clocks(runtime, lead_id)
     assert decision.next_alert_at is not None
@@ -258,7 +263,7 @@ def test_pause_after_accept_is_refused(runtime: Runtime, clock) -> None:  # type
         assert list(session.scalars(select(ClockPause).where(ClockPause.clock_id == decision.id))) == []
 
 
-def test_resume_after_accept_ends_pause_at_accept(runtime: Runtime, clock) -> None:  # type: ignore[no-untyped-def]
+def test_resume_after_accept_ends_pause(runtime: Runtime, clock) -> None:  # type: ignore[no-untyped-def]
     # Paused before the Accept and resumed after it: the pause ends with its clock, as of the Accept.
     with runtime.db.transaction() as session:
         data = lead_input(1, at=runtime.clock.now(), owner_email="sanne.devries@handoff-demo.nl")
@@ -284,7 +289,7 @@ def test_resume_after_accept_ends_pause_at_accept(runtime: Runtime, clock) -> No
     assert record.ended_at == accepted_at
 
 
-def test_nurture_after_accept_stops_decision_at_accept(runtime: Runtime, clock) -> None:  # type: ignore[no-untyped-def]
+def test_nurture_switches_waiting_clocks(runtime: Runtime, clock) -> None:  # type: ignore[no-untyped-def]
     # A sales action switches the waiting clocks before it changes the lead.
     accepted_at = runtime.clock.now()
     lead_id = accept_deferred(runtime)
