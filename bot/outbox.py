@@ -607,7 +607,7 @@ class OutboxSender:
             return self._park(item, str(code), now, result_unknown=result_unknown)
         return self._retry(item, str(code or f"HTTP {status}"), now, None, result_unknown=result_unknown)
 
-    def _repost_card(self, item: OutboxItem, now: datetime) -> str:
+    def _repost_card(self, item: Sendable, now: datetime) -> str:
         # The card was deleted or never delivered: post the current state as a new card, unless the
         # lead is closed, because then no one needs the card any more.
         with self.db.transaction() as session:
@@ -636,7 +636,7 @@ class OutboxSender:
         log.warning("outbox.card_missing id=%s lead=%s action=repost", item.id, item.lead_id)
         return "retried"
 
-    def _drop(self, item: OutboxItem, reason: str) -> str:
+    def _drop(self, item: Sendable, reason: str) -> str:
         with self.db.transaction() as session:
             session.execute(
                 update(OutboxItem)
@@ -726,7 +726,7 @@ class _NothingToSend(Exception):
     """An item whose message can no longer be drawn, e.g. the card of a lead that was deleted."""
 
 
-def _searched_after_crash(item: OutboxItem) -> bool:
+def _searched_after_crash(item: Sendable) -> bool:
     """Return whether a retry of `item` looks for an earlier delivery, which needs the start of each attempt stored."""
     return item.method == "chat.postMessage" or item.kind == CHART_KIND
 
@@ -813,7 +813,7 @@ def delivery_metadata(key: str) -> dict[str, Any]:
     return {"event_type": METADATA_EVENT_TYPE, "event_payload": {"outbox_key": key}}
 
 
-def _paced_channel_of(item: OutboxItem) -> str | None:
+def _paced_channel_of(item: Sendable) -> str | None:
     if item.paced_channel:
         return item.paced_channel
     channel = item.payload.get("channel") if item.method in PACED_METHODS else None

@@ -10,10 +10,9 @@ from sqlalchemy.orm import Session
 
 from bot.i18n import MESSAGES, t
 from bot.messages import escape_mrkdwn
-from bot.outbox import ADMIN_ALERT, FAILED, enqueue
+from bot.outbox import ADMIN_ALERT, FAILED, Sendable, enqueue
 from bot.preferences import user_language
 from bot.runtime import Runtime
-from storage.models import OutboxItem
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +20,7 @@ ERROR_TEXT_MAX = 300
 _FIX_ALIASES = {"user_not_found": "users_not_found"}
 
 
-def describe_target(item: OutboxItem) -> str:
+def describe_target(item: Sendable) -> str:
     """Return where the item was going as a Slack mention: a channel, a user or a conversation id."""
     payload = item.payload or {}
     target = str(payload.get("channel") or payload.get("user_id") or payload.get("fallback_channel") or "")
@@ -32,7 +31,7 @@ def describe_target(item: OutboxItem) -> str:
     return f"`{target}`" if target else "?"
 
 
-def enqueue_parked_alert(session: Session, rt: Runtime, item: OutboxItem, reason: str, status: str,
+def enqueue_parked_alert(session: Session, rt: Runtime, item: Sendable, reason: str, status: str,
                          now: datetime) -> int:
     """Queue one alert per configured admin and return how many were queued.
 

@@ -76,10 +76,11 @@ def check_actor(
 ) -> tuple[Lead | None, ActionResult | None, str]:
     """Load the lead and refuse when the user may not act or the stage does not fit.
 
-    Clocks that an Accept left waiting switch first, so that the action finds them as of the Accept.
+    When the action may go on, the lead row is locked and clocks that an Accept left waiting
+    switch first, so that the action finds them as of the Accept. The returned lead keeps the
+    version read here, so a change committed meanwhile still fails the action's guarded UPDATE.
     """
     language = user_language(session, rt.config, rt.settings.default_language, user_id)
-    start_waiting_sal_clocks(session, rt, lead_id)
     lead = session.get(Lead, lead_id)
     if lead is None:
         return None, ActionResult("not_found", lead_id, t(language, "action.lead_not_found")), language
@@ -89,6 +90,7 @@ def check_actor(
     if Stage(lead.stage) not in stages:
         message = t(language, "sales.wrong_stage", stage=t(language, f"stage.{lead.stage}"))
         return lead, ActionResult("wrong_stage", lead_id, message), language
+    start_waiting_sal_clocks(session, rt, lead_id)
     return lead, None, language
 
 
@@ -306,6 +308,8 @@ def hand_over(session: Session, rt: Runtime, lead: Lead, rep: Rep, *, actor: str
     fresh card and fresh decision and first-contact clocks while those are still open.
     """
     lead_id = lead.id
+    # The waiting clocks switch first, so that the decision clock stopped at the Accept keeps its rep.
+    start_waiting_sal_clocks(session, rt, lead_id)
     now = rt.clock.now()
     previous = lead.rep_email
     decision = RoutingDecision(rep=rep, team_id=rep.team, rule="reassigned", detail=previous or "")

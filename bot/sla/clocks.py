@@ -12,7 +12,7 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Insert, Update, bindparam, func, insert, literal_column, null, select, union_all, update
+from sqlalchemy import Insert, Row, Update, bindparam, func, insert, literal_column, null, select, union_all, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -144,7 +144,7 @@ def end_of_working_day(rt: Runtime, team_id: str | None, now: datetime) -> datet
     return calendar.working_intervals(day)[-1][1]
 
 
-def start_sal_clocks(session: Session, rt: Runtime, lead: Lead, *, now: datetime,
+def start_sal_clocks(session: Session, rt: Runtime, lead: Lead | Row[Any], *, now: datetime,
                      stop_kinds: tuple[str, ...] = ()) -> None:
     """Start the clocks of an accepted lead: touch cadence, discovery scheduled and discovery completed.
 
@@ -175,19 +175,23 @@ def start_waiting_sal_clocks(session: Session, rt: Runtime, lead_id: int) -> boo
     """Switch the clocks of an Accept that left them waiting (`Lead.sal_clocks_from`), as of the Accept's time.
 
     The Accept's decision clock stops and its SAL clocks start. Returns whether any waited. The
-    lead row is locked first, so that of two processes only one switches them. A lead that has
+    lead row is locked first, also when nothing waits, so that of two processes only one switches
+    them and a caller that goes on to change the lead or its clocks holds the lock. A lead that has
     left SAL meanwhile gets no SAL clocks, and a decision clock that it started after the Accept
     (it went back to MQL through nurture) keeps running.
     """
-    lead = session.scalars(select(Lead).where(Lead.id == lead_id, Lead.sal_clocks_from.is_not(None))
-                           .with_for_update()).one_or_none()
-    if lead is None:
+    # Locked by id alone: on PostgreSQL a condition on `sal_clocks_from` would be checked in this
+    # transaction's snapshot, and so would neither wait for nor see an Accept that commits meanwhile.
+    # Read as a row, so that a `Lead` the caller loaded keeps the version it read for its guarded UPDATE.
+    lead = session.execute(select(*_SWITCH_COLUMNS).where(Lead.id == lead_id).with_for_update()).one_or_none()
+    if lead is None or lead.sal_clocks_from is None:
         return False
     accepted_at = lead.sal_clocks_from
-    assert accepted_at is not None
     # Not through `move`: the lead keeps its version, so the buttons on its card stay valid.
     session.execute(_CLEAR_WAITING, {"of_lead": lead_id})
-    set_committed_value(lead, "sal_clocks_from", None)
+    loaded = session.identity_map.get(session.identity_key(Lead, lead_id))
+    if loaded is not None:
+        set_committed_value(loaded, "sal_clocks_from", None)
     if lead.stage == Stage.SAL.value:
         # Any decision clock is older than this Accept: a newer one would have needed another Accept,
         # which sets `sal_clocks_from` anew.
@@ -285,6 +289,9 @@ _STOP_ALL = _stop_statement(of_kinds=False)
 _STOP_OF_KINDS = _stop_statement(of_kinds=True)
 _STOP_OF_KINDS_STARTED_BY = _stop_statement(of_kinds=True, started_by=True)
 _CLOCKS = SlaClock.__table__
+# The lead columns that `start_waiting_sal_clocks` and `start_sal_clocks` read.
+_SWITCH_COLUMNS = (Lead.id, Lead.stage, Lead.team_id, Lead.rep_email, Lead.contact_attempts, Lead.discovery_date,
+                   Lead.sal_clocks_from)
 # Clears the waiting SAL clocks of a lead, for `start_waiting_sal_clocks`.
 _CLEAR_WAITING = update(Lead.__table__).where(Lead.__table__.c.id == bindparam("of_lead")).values(sal_clocks_from=None)
 
@@ -361,9 +368,9 @@ def _fire_step(session: Session, rt: Runtime, clock_id: int, step: int, now: dat
     clock = session.get(SlaClock, clock_id)
     if clock is None or clock.status != RUNNING or clock.next_step != step:
         return False
-    # A decision clock's lead is locked, so that on PostgreSQL an Accept that commits meanwhile is
-    # seen below (the Accept holds this lock).
-    lead = session.get(Lead, clock.lead_id, with_for_update=True if clock.kind == DECISION else None)
+    # The lead is locked before the clock's claim below, as everywhere else. So on PostgreSQL an
+    # Accept that commits meanwhile (it holds this lock) is seen here.
+    lead = session.get(Lead, clock.lead_id, with_for_update=True)
     if lead is None:
         return False
     if clock.kind == DECISION and lead.sal_clocks_from is not None and clock.started_at <= lead.sal_clocks_from:

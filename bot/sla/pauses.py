@@ -156,11 +156,11 @@ def pause(session: Session, rt: Runtime, *, clock_id: int, user_id: str, reason:
     if clock.breached_at is not None:
         return ControlResult("breached", clock)
     now = rt.clock.now()
-    # A decision locks the lead row before it stops the lead's clocks. Taking that lock first makes
-    # a concurrent decision start its stopping UPDATE after this pause commits, so that UPDATE reads
-    # the pause and ends it. Without the lock, a decision on PostgreSQL could stop the clock and
-    # leave the pause open, because its snapshot predates the pause.
-    session.execute(select(Lead.id).where(Lead.id == clock.lead_id).with_for_update())
+    # A decision, and the switch of a click's Accept, lock the lead row before they stop the lead's
+    # clocks. `switch_waiting_clocks_of_clock` above has taken that lock, so a concurrent decision
+    # starts its stopping UPDATE after this pause commits, and that UPDATE reads the pause and ends
+    # it. Without the lock, a decision on PostgreSQL could stop the clock and leave the pause open,
+    # because its snapshot predates the pause.
     claimed = session.execute(
         update(SlaClock).where(SlaClock.id == clock_id, SlaClock.status == "running")
         .values(status="paused", next_alert_at=None).execution_options(synchronize_session=False)

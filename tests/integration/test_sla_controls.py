@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -368,3 +369,59 @@ def test_pause_during_accept_is_ended(runtime: Runtime, clock, click: bool) -> N
         record = session.scalars(select(ClockPause).where(ClockPause.clock_id == clock_id)).one()
     assert record.ended_at is not None
     assert record.ended_by == "system"
+
+
+def test_breach_reassign_and_pause_no_deadlock(runtime: Runtime, clock, monkeypatch: Any) -> None:  # type: ignore[no-untyped-def]
+    # The sweep claims a first-contact breach that reassigns the lead, while Sanne pauses that clock.
+    # Both lock the lead before the clock, so PostgreSQL aborts neither as a deadlock.
+    import bot.sales
+    import bot.sla.clocks as clocks
+
+    runtime.config.sla.auto_reassign.enabled = True
+    runtime.config.sla.auto_reassign.clocks = ["first_contact"]
+    with runtime.db.transaction() as session:
+        lead_id = ingest(session, runtime, lead_input(1, at=runtime.clock.now(), owner_email=SANNE_EMAIL),
+                         actor="test").lead_id
+        first_contact = session.scalars(select(SlaClock).where(SlaClock.lead_id == lead_id,
+                                                               SlaClock.kind == FIRST_CONTACT)).one()
+        clock_id, step = first_contact.id, first_contact.next_step
+    clock.set(datetime(2025, 3, 31, 10, 0, tzinfo=UTC))
+    claimed, go = threading.Event(), threading.Event()
+    original = bot.sales.hand_over
+
+    def slow_hand_over(*args: Any, **kwargs: Any) -> Any:
+        claimed.set()
+        go.wait(10)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(bot.sales, "hand_over", slow_hand_over)
+    errors: list[BaseException] = []
+    results: list[str] = []
+
+    def fire() -> None:
+        try:
+            with runtime.db.transaction() as session:
+                clocks._fire_step(session, runtime, clock_id, step, runtime.clock.now())
+        except BaseException as error:  # noqa: BLE001 - reported by the assert below
+            errors.append(error)
+
+    def run_pause() -> None:
+        try:
+            with runtime.db.transaction() as session:
+                results.append(pause(session, runtime, clock_id=clock_id, user_id=SANNE,
+                                     reason="waiting_for_customer", note=None).status)
+        except BaseException as error:  # noqa: BLE001 - reported by the assert below
+            errors.append(error)
+
+    sweeper = threading.Thread(target=fire)
+    sweeper.start()
+    assert claimed.wait(10)
+    pauser = threading.Thread(target=run_pause)
+    pauser.start()
+    time.sleep(0.5)
+    go.set()
+    sweeper.join(30)
+    pauser.join(30)
+
+    assert [type(error).__name__ for error in errors] == []
+    assert len(results) == 1

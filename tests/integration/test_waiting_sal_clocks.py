@@ -25,14 +25,16 @@ from bot.sla.clocks import (
     stop_clocks,
     sweep,
 )
-from bot.lifecycle import Stage
-from bot.sales import return_to_nurture
+from bot.lifecycle import ContactChannel, Stage
+from bot.sales import log_contact, reassign, return_to_nurture
 from bot.sla.pauses import pause, resume
 from bot.transitions import move
 from factories import lead_input
 from storage.models import ClockPause, Lead, OutboxItem, SlaClock
 
 SANNE = "U0SANNEDV1"
+DAAN = "U0DAANBKR1"
+EVA = "U0EVAVSR01"
 SAL_KINDS = {CADENCE, DISCOVERY_SCHEDULED, DISCOVERY_COMPLETED}
 
 
@@ -303,3 +305,64 @@ def test_nurture_switches_waiting_clocks(runtime: Runtime, clock) -> None:  # ty
     assert [(clock.status, clock.stopped_at) for clock in decision_clocks(runtime, lead_id)] == [("stopped", accepted_at)]
     assert waiting_since(runtime, lead_id) is None
     assert not SAL_KINDS & set(running_clocks(runtime, lead_id))
+
+
+def test_pause_waits_for_accept_in_progress(runtime: Runtime, clock) -> None:  # type: ignore[no-untyped-def]
+    # Sanne pauses the decision clock while her Accept is being written. The pause waits for the
+    # Accept's lead lock, then finds the clock stopped as of the Accept instead of pausing it.
+    with runtime.db.transaction() as session:
+        data = lead_input(1, at=runtime.clock.now(), owner_email="sanne.devries@handoff-demo.nl")
+        lead_id = ingest(session, runtime, data, actor="test").lead_id
+    [decision] = decision_clocks(runtime, lead_id)
+    results: list[str] = []
+
+    def run_pause() -> None:
+        with runtime.db.transaction() as session:
+            results.append(pause(session, runtime, clock_id=decision.id, user_id=SANNE,
+                                 reason="waiting_for_customer", note=None).status)
+
+    with runtime.db.transaction() as session:
+        assert decide(session, runtime, lead_id=lead_id, version=2, user_id=SANNE, accept=True,
+                      defer_clocks=True).status == "done"
+        clock.advance(timedelta(seconds=10))
+        pauser = threading.Thread(target=run_pause)
+        pauser.start()
+        pauser.join(timeout=1.0)
+        assert pauser.is_alive(), "the pause did not wait for the Accept"
+    pauser.join(timeout=20)
+    with runtime.db.transaction() as session:
+        start_waiting_sal_clocks(session, runtime, lead_id)
+
+    assert results == ["not_running"]
+    with runtime.db.transaction() as session:
+        assert list(session.scalars(select(ClockPause).where(ClockPause.clock_id == decision.id))) == []
+
+
+def test_refused_action_switches_nothing(runtime: Runtime, clock) -> None:  # type: ignore[no-untyped-def]
+    # Daan may not act on Sanne's lead, so his refused action leaves her waiting clocks alone.
+    lead_id = accept_deferred(runtime)
+    clock.advance(timedelta(seconds=5))
+
+    with runtime.db.transaction() as session:
+        result = log_contact(session, runtime, lead_id=lead_id, user_id=DAAN, channel=ContactChannel.CALL,
+                             note=None, request_key="refused-1")
+
+    assert result.status == "not_allowed"
+    assert waiting_since(runtime, lead_id) is not None
+
+
+def test_reassign_switches_clocks_first(runtime: Runtime, clock) -> None:  # type: ignore[no-untyped-def]
+    # The decision clock that stopped at Sanne's Accept stays hers when her manager reassigns the lead.
+    accepted_at = runtime.clock.now()
+    lead_id = accept_deferred(runtime)
+    clock.advance(timedelta(seconds=5))
+    daan = runtime.config.rep("daan.bakker@handoff-demo.nl")
+    assert daan is not None
+
+    with runtime.db.transaction() as session:
+        assert reassign(session, runtime, lead_id=lead_id, user_id=EVA, rep=daan).status == "done"
+
+    assert waiting_since(runtime, lead_id) is None
+    [stopped] = decision_clocks(runtime, lead_id)
+    assert stopped.rep_email == "sanne.devries@handoff-demo.nl"
+    assert stopped.stopped_at == accepted_at
