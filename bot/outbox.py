@@ -610,10 +610,13 @@ class OutboxSender:
     def _repost_card(self, item: Sendable, now: datetime) -> str:
         # The card was deleted or never delivered: post the current state as a new card, unless the
         # lead is closed, because then no one needs the card any more.
+        channel = item.payload.get("fallback_channel")
         with self.db.transaction() as session:
-            lead = session.get(Lead, item.lead_id)
-            channel = item.payload.get("fallback_channel")
-            if lead is not None and lead.stage not in OPEN_STAGES:
+            lead = session.get(Lead, item.lead_id) if item.lead_id is not None else None
+            if lead is None or not channel:
+                # Parked after this transaction ends: on SQLite it holds the write lock that `_park` needs.
+                park = True
+            elif lead.stage not in OPEN_STAGES:
                 session.execute(
                     update(OutboxItem)
                     .where(OutboxItem.id == item.id)
@@ -622,17 +625,19 @@ class OutboxSender:
                 )
                 log.info("outbox.card_missing id=%s lead=%s stage=%s action=drop", item.id, item.lead_id, lead.stage)
                 return "dropped"
-            if lead is None or not channel:
-                return self._park(item, "message_not_found", now)
-            payload = {k: v for k, v in item.payload.items() if k not in {"lead_card", "fallback_channel"}}
-            payload["channel"] = channel
-            session.execute(
-                update(OutboxItem)
-                .where(OutboxItem.id == item.id)
-                .values(method="chat.postMessage", kind="card", payload=payload, claimed_by=None, claimed_until=None,
-                        paced_channel=channel,
-                        send_started_at=None, last_error="message_not_found: posting a new card", next_attempt_at=now)
-            )
+            else:
+                park = False
+                payload = {k: v for k, v in item.payload.items() if k not in {"lead_card", "fallback_channel"}}
+                payload["channel"] = channel
+                session.execute(
+                    update(OutboxItem)
+                    .where(OutboxItem.id == item.id)
+                    .values(method="chat.postMessage", kind="card", payload=payload, claimed_by=None,
+                            claimed_until=None, paced_channel=channel, send_started_at=None,
+                            last_error="message_not_found: posting a new card", next_attempt_at=now)
+                )
+        if park:
+            return self._park(item, "message_not_found", now)
         log.warning("outbox.card_missing id=%s lead=%s action=repost", item.id, item.lead_id)
         return "retried"
 

@@ -183,3 +183,20 @@ def test_deleted_card_of_closed_lead_is_not_posted(harness: Harness) -> None:
         lead = session.get(Lead, lead_id)
         assert lead is not None
         assert lead.stage == "rejected"
+
+
+def test_deleted_card_without_lead_is_parked(admins: Harness) -> None:
+    # A card update whose lead is gone (erased) cannot post a fresh card, so it waits for an admin.
+    with admins.rt.db.transaction() as session:
+        enqueue(session, key="card_update:erased", kind="card_update", method="chat.update",
+                payload={"channel": f"D{SANNE}", "ts": "1.000001", "fallback_channel": SANNE, "text": "Lead"},
+                now=admins.rt.clock.now())
+    admins.slack.fail_next("chat.update", status=200, error="message_not_found")
+
+    report = admins.sender.deliver_due()
+
+    assert report.parked == 1
+    item = item_by_key(admins, "card_update:erased")
+    assert item.status == "parked"
+    assert item.last_error is not None
+    assert "message_not_found" in item.last_error
