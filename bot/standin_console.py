@@ -10,11 +10,12 @@ import re
 import threading
 
 from bot.config import HandoffConfig
-from bot.slack_standin import SlackStandin, render_text
+from bot.slack_standin import RESPONSE_URL_METHOD, SlackStandin, render_text
 
 CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 SHOWN_METHODS = {"chat.postMessage": "new message", "chat.update": "message updated",
-                 "chat.postEphemeral": "only visible to the user", "views.publish": "Home tab published"}
+                 "chat.postEphemeral": "only visible to the user", "views.publish": "Home tab published",
+                 RESPONSE_URL_METHOD: "reply to a slash command or action"}
 TOKEN = "xoxb-standin"
 
 
@@ -46,6 +47,8 @@ def serve(config: HandoffConfig, port: int, stop: threading.Event | None = None)
           f"Start the bot against it, in another terminal:\n"
           f"  SLACK_API_URL={standin.base_url} SLACK_BOT_TOKEN={TOKEN} SLACK_SIGNING_SECRET=any-secret \\\n"
           f"  HANDOFF_WEBHOOK_SECRET=any-webhook-secret HOST=127.0.0.1 .venv/bin/handoff web\n"
+          f"A slash command or action you send yourself can name {standin.root_url}response/any-name "
+          f"as its response_url.\n"
           f"Messages the bot sends appear below. Ctrl-C stops.", flush=True)
     seen = 0
     try:
@@ -53,10 +56,16 @@ def serve(config: HandoffConfig, port: int, stop: threading.Event | None = None)
             calls = standin.calls()
             for call in calls[seen:]:
                 label = SHOWN_METHODS.get(call.method)
-                if label is None or not call.response.get("ok"):
+                if label is None:
                     continue
                 params = call.params
-                where = params.get("user_id") or params.get("user") or params.get("channel", "?")
+                if call.method == RESPONSE_URL_METHOD:
+                    where = f"response/{params.get('response_token', '?')}"
+                else:
+                    where = params.get("user_id") or params.get("user") or params.get("channel", "?")
+                if not call.response.get("ok"):
+                    print(f"\n▶ {where}: {call.method} failed: {call.response.get('error', '?')}", flush=True)
+                    continue
                 content = params.get("view") if call.method == "views.publish" else params
                 text = render_text({"text": content.get("text", ""), "blocks": content.get("blocks") or []})
                 print(f"\n▶ {where}: {label}\n  " + text.replace("\n", "\n  "), flush=True)
