@@ -16,7 +16,7 @@ from slack_sdk.models.blocks import (
 )
 from sqlalchemy import func, or_, select
 
-from bot.i18n import babel_locale, format_day, format_when, t
+from bot.i18n import MESSAGES, babel_locale, format_day, format_when, t
 from bot.ids import database_id
 from bot.sla_report import delay_split
 from bot.messages import HEADER_TEXT_LIMIT, SECTION_TEXT_LIMIT, Message, clip, ephemeral, escape_mrkdwn, lead_text
@@ -49,6 +49,9 @@ def _stage(stage: str | None, language: str) -> str:
 def _reason(reason: str, language: str) -> str:
     if reason.startswith("rejected:"):
         return t(language, "card.decision.rejected") + ": " + t(language, "reason." + reason.removeprefix("rejected:"))
+    if f"lead.reason.{reason}" in MESSAGES:
+        return t(language, f"lead.reason.{reason}")
+    # A reason code without a text of its own (from an older version, say) shows as stored.
     return escape_mrkdwn(reason)
 
 

@@ -31,7 +31,8 @@ def test_lead_by_id_shows_state_and_history(harness: Harness) -> None:
     assert f"Lead {lead_id}: <!here> Kaas BV" in text  # a plain_text header shows markup literally
     assert "*Geschiedenis* (3 stappen)" in text
     assert "ruwe lead → MQL" in text
-    assert f"MQL → SAL · accepted · <@{SANNE}>" in text
+    assert f"MQL → SAL · geaccepteerd · <@{SANNE}>" in text
+    assert "voldoet aan de MQL-criteria" in text
     assert "<!here>" not in answer.params["text"]
 
 
