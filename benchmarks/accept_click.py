@@ -69,7 +69,7 @@ from benchmarks.slack_drive import (
 from bot.clock import FixedClock
 from bot.runtime import freeze_startup_objects
 from bot.slack_standin import SlackStandin
-from handlers.app import build_app
+from handlers.app import build_app, slack_client
 from handlers.web import WebApp
 from storage.db import Database
 
@@ -184,7 +184,8 @@ def _real_app(stack: ExitStack, kind: str, options: Options, count: int) -> tupl
     rt.db.checkpoint_in_background()
     lead_ids = add_leads(rt, count)
     cards = deliver_cards(rt, standin.base_url, lead_ids)
-    bolt, sender = build_app(rt, WebClient(token=BOT_TOKEN, base_url=standin.base_url))
+    # The web process's own Web API client, which keeps its connection to Slack open between calls.
+    bolt, sender = build_app(rt, slack_client(rt))
     web = WebApp(rt, bolt, sender)
     listener_profile: _ProfilingExecutor | None = None
     request_profile: cProfile.Profile | None = None

@@ -11,6 +11,7 @@ from slack_sdk.errors import SlackApiError
 from bot.outbox import OutboxSender
 from bot.people import load_slack_timezones
 from bot.runtime import Runtime
+from bot.slack_http import PooledWebClient
 from handlers import actions, commands, contests, events, sales, sla
 from handlers.listener_work import ListenerWork
 
@@ -42,8 +43,9 @@ class HandoffApp(App):
 
 
 def slack_client(rt: Runtime) -> WebClient:
+    """Return the process's Web API client, which keeps its connections to Slack open between calls."""
     token = rt.settings.slack_bot_token.get_secret_value() if rt.settings.slack_bot_token else None
-    return WebClient(token=token, base_url=rt.settings.slack_api_url or DEFAULT_SLACK_API_URL, timeout=10)
+    return PooledWebClient(token=token, base_url=rt.settings.slack_api_url or DEFAULT_SLACK_API_URL, timeout=10)
 
 
 def slack_reachable(client: WebClient) -> bool:

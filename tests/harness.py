@@ -9,11 +9,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from slack_sdk import WebClient
-
 from bot.handoff import ingest
 from bot.intake.signing import sign
 from bot.runtime import Runtime
+from bot.slack_http import PooledWebClient
 from bot.slack_standin import SlackStandin
 from bot.slack_standin.interactions import signed_headers
 from factories import lead_input
@@ -40,7 +39,8 @@ class Harness:
     def __init__(self, rt: Runtime, slack: SlackStandin) -> None:
         self.rt = rt
         self.slack = slack
-        self.client = WebClient(token="xoxb-test-token", base_url=slack.base_url)
+        # The production client, which keeps its connections to the stand-in open.
+        self.client = PooledWebClient(token="xoxb-test-token", base_url=slack.base_url)
         bolt, self.sender = build_app(rt, self.client)
         self.web = WebApp(rt, bolt, self.sender)
 

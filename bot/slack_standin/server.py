@@ -22,6 +22,7 @@ import logging
 import mimetypes
 import re
 import secrets
+import socket
 import threading
 import time
 from collections import defaultdict, deque
@@ -923,7 +924,19 @@ class _StandinHTTPServer(ThreadingHTTPServer):
 
     def __init__(self, standin: SlackStandin) -> None:
         self.standin = standin
+        # Connections kept open between requests, closed by stop() as a stopped Slack would.
+        self.open_connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
         super().__init__(("127.0.0.1", standin._requested_port), _StandinRequestHandler)
+
+    def close_open_connections(self) -> None:
+        with self.connections_lock:
+            connections = list(self.open_connections)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # the client has closed it already
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Clients that time out and hang up are expected in latency tests.
@@ -933,6 +946,25 @@ class _StandinHTTPServer(ThreadingHTTPServer):
 class _StandinRequestHandler(BaseHTTPRequestHandler):
     server: _StandinHTTPServer
     server_version = "SlackStandin/1.0"
+    # Like Slack, the stand-in keeps a connection open for the next request unless the client
+    # asks to close it (urllib does). Every response has a Content-Length. Without Nagle's
+    # algorithm a kept-open connection does not wait for the client's delayed ACK between the
+    # headers and the body.
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.connections_lock:
+            self.server.open_connections.add(self.connection)
+        standin = self.server.standin
+        with standin._lock:
+            standin._connections_opened += 1
+
+    def finish(self) -> None:
+        with self.server.connections_lock:
+            self.server.open_connections.discard(self.connection)
+        super().finish()
 
     def do_GET(self) -> None:
         self._dispatch(b"", time.time())
@@ -1079,6 +1111,7 @@ class SlackStandin:
         self._warnings: list[str] = []
         self._faults: dict[str, deque[_Fault]] = defaultdict(deque)
         self._latency: dict[str | None, float] = {}
+        self._connections_opened = 0
         self._issued_triggers: dict[str, tuple[float, str | None]] = {}
         self._used_triggers: set[str] = set()
 
@@ -1112,6 +1145,7 @@ class SlackStandin:
         self._stopping.set()
         server.shutdown()
         server.server_close()
+        server.close_open_connections()
         if thread is not None:
             thread.join()
         log.info("Slack stand-in on port %s stopped", server.server_address[1])
@@ -1121,6 +1155,12 @@ class SlackStandin:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+    @property
+    def connections_opened(self) -> int:
+        """How many connections clients have opened to the stand-in since it was created."""
+        with self._lock:
+            return self._connections_opened
 
     @property
     def port(self) -> int:
