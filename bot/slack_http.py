@@ -7,16 +7,22 @@ is already open. Everything above the transport stays slack_sdk's: the request i
 retry handlers, its response parsing and its errors.
 
 The transport keeps urllib's contract towards slack_sdk. A status outside 200 to 299 raises
-`urllib.error.HTTPError`, from which slack_sdk reads 429's Retry-After. A failure to connect or a
-dropped connection raises `urllib.error.URLError`, which slack_sdk's connection retry handler
-retries once, as it does for urllib. One difference is deliberate: a call that Slack does not
-answer within the timeout raises `TimeoutError`, which slack_sdk does not retry, because Slack may
-have acted on it. urllib raises URLError there, and slack_sdk would send the call again at once.
-The outbox instead retries it later, after looking for the first attempt's message.
+`urllib.error.HTTPError`, from which slack_sdk reads 429's Retry-After. A failure to connect
+raises `urllib.error.URLError`, and a connection that drops before the response raises
+`RemoteDisconnected` or `ConnectionResetError`: slack_sdk's connection retry handler retries
+these once, as it does for urllib. A response cut off after its status line raises
+`IncompleteRead`, and a call that Slack does not answer within the timeout raises `TimeoutError`.
+slack_sdk retries neither, because Slack may have acted on the call; the outbox retries it later,
+after looking for the first attempt's message. Bodies are returned as sent, gzip included.
+Unlike urllib, the transport does not follow redirects: a 3xx status raises HTTPError.
+
+Two kinds of calls still go through slack_sdk's urllib transport: every call when a proxy is set
+(`HTTPS_PROXY`, which slack_sdk reads), and the upload of a file's bytes in `files_upload_v2`.
 """
 
 from __future__ import annotations
 
+import http.client
 import io
 import os
 import threading
@@ -74,10 +80,20 @@ class PooledWebClient(WebClient):
         try:
             response = self._connections().request(
                 "POST", url, body=req.data, headers=dict(req.header_items()), timeout=self.timeout,
-                redirect=False, retries=False, preload_content=True,
+                redirect=False, retries=False, preload_content=True, decode_content=False,
             )
         except urllib3.exceptions.ReadTimeoutError as error:
-            raise TimeoutError(f"Slack did not answer within {self.timeout} s") from error
+            raise TimeoutError(f"Slack did not respond within {self.timeout} s") from error
+        except urllib3.exceptions.ProtocolError as error:
+            cause = error.args[1] if len(error.args) > 1 else None
+            if isinstance(cause, BrokenPipeError):
+                # The request was not sent whole. urllib raises URLError then, which slack_sdk retries.
+                raise URLError(cause) from error
+            if isinstance(cause, (http.client.HTTPException, OSError)):
+                # As urllib raises it: slack_sdk retries RemoteDisconnected and ConnectionResetError,
+                # but not IncompleteRead, after which Slack has acted on the call.
+                raise cause from error
+            raise URLError(error) from error
         except urllib3.exceptions.HTTPError as error:
             raise URLError(error) from error
         headers = _message(response.headers.items())

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
-from slack_bolt import App
+from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt.middleware import Middleware
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -34,6 +36,22 @@ class _ClientTokenWarning(logging.Filter):
 
 BOLT_LOGGER = logging.getLogger("slack_bolt")
 BOLT_LOGGER.addFilter(_ClientTokenWarning())
+
+
+class UseProcessClient(Middleware):
+    """Middleware that gives listeners the process's Web API client instead of one built per request.
+
+    Bolt builds a new WebClient for every request, so that a listener may change its token
+    without touching other requests. These listeners never change it. The process's client keeps
+    its connections to Slack open, so a modal or an ephemeral reply needs no new TLS handshake.
+    """
+
+    def __init__(self, client: WebClient) -> None:
+        self.client = client
+
+    def process(self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse:  # noqa: A002
+        req.context["client"] = self.client
+        return next()
 
 
 class HandoffApp(App):
@@ -83,6 +101,7 @@ def build_app(rt: Runtime, client: WebClient | None = None, *, verify_token: boo
         process_before_response=True,
     )
     app.listener_work = ListenerWork(WORK_THREADS)
+    app.use(UseProcessClient(client))
     load_slack_timezones(rt, client)
     sender = OutboxSender(rt.db, client, rt.clock, runtime=rt)
     events.register(app, rt, app.listener_work)

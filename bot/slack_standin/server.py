@@ -938,6 +938,18 @@ class _StandinHTTPServer(ThreadingHTTPServer):
             except OSError:
                 pass  # the client has closed it already
 
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # Registered in the serving thread, before the handler thread starts, so that stop(),
+        # which runs after serve_forever() has returned, finds every accepted connection.
+        with self.connections_lock:
+            self.open_connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.connections_lock:
+            self.open_connections.discard(request)
+        super().shutdown_request(request)
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Clients that time out and hang up are expected in latency tests.
         log.debug("Slack stand-in: error while serving %s", client_address, exc_info=True)
@@ -955,16 +967,9 @@ class _StandinRequestHandler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
-        with self.server.connections_lock:
-            self.server.open_connections.add(self.connection)
         standin = self.server.standin
         with standin._lock:
             standin._connections_opened += 1
-
-    def finish(self) -> None:
-        with self.server.connections_lock:
-            self.server.open_connections.discard(self.connection)
-        super().finish()
 
     def do_GET(self) -> None:
         self._dispatch(b"", time.time())

@@ -244,3 +244,15 @@ def test_funnel_help_is_private(harness: Any, slack: Any) -> None:
     posted = slack.wait_for("response_url")
     assert posted.params["response_type"] == "ephemeral"
     assert "bron=" in posted.params["text"]
+
+
+def test_listener_replies_reuse_the_process_connection(harness: Any, slack: Any) -> None:
+    lead_id = harness.add_lead(owner_email="sanne.devries@handoff-demo.nl")
+    opened = slack.connections_opened
+    for _ in range(3):
+        assert harness.slack_post(accept_body(harness, lead_id, user=PIETER)).status == 200
+        assert harness.web.bolt.listener_work.wait_idle(10), "listener work still running after 10 s"
+    # Each refusal went out through the process's client, on its kept-open connection; a client
+    # that Bolt builds per request would have opened one connection per refusal.
+    assert len(slack.calls("chat.postEphemeral")) == 3
+    assert slack.connections_opened == opened
