@@ -434,12 +434,13 @@ def describe_suggestion(suggestion: Suggestion, language: str, leads_label: str)
         current=format_threshold(suggestion.current), proposed=format_threshold(suggestion.proposed),
         new_rate=format_percentage(suggestion.after.acceptance_rate, language),
         old_rate=format_percentage(suggestion.before.acceptance_rate, language),
-        leads=leads_label, decided=suggestion.after.decided, mqls=suggestion.after.mqls,
-        before_mqls=suggestion.before.mqls,
+        leads=leads_label, decided=suggestion.after.decided,
+        mqls=t(language, "count.mqls", count=suggestion.after.mqls), before_mqls=suggestion.before.mqls,
     )
 
 
 def describe_result(label: str, result: ReplayResult, language: str) -> str:
-    return t(language, "backtest.result", label=label, mqls=result.mqls, leads=result.leads, decided=result.decided,
+    return t(language, "backtest.result", label=label, mqls=t(language, "count.mqls", count=result.mqls),
+             leads=t(language, "count.leads", count=result.leads), decided=result.decided,
              acceptance=format_percentage(result.acceptance_rate, language),
              wins=format_percentage(result.win_rate, language))

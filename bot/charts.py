@@ -160,7 +160,8 @@ def _draw_funnel(axes: Axes, spec: FunnelChart) -> str:
         share = "" if spec.mqls == 0 or value == spec.mqls else f" ({format_percentage(value / spec.mqls, language)})"
         axes.text(value + top * 0.02, position, f"{format_number(value, language)}{share}", va="center",
                   fontsize=VALUE_SIZE)
-    return t(language, "chart.alt.funnel", mqls=spec.mqls, accepted=spec.accepted, sqls=spec.sqls, won=spec.won)
+    return t(language, "chart.alt.funnel", mqls=t(language, "count.mqls", count=spec.mqls), accepted=spec.accepted,
+             sqls=t(language, "count.sqls", count=spec.sqls), won=spec.won)
 
 
 def _draw_acceptance(axes: Axes, spec: AcceptanceChart) -> str:
@@ -182,7 +183,7 @@ def _draw_acceptance(axes: Axes, spec: AcceptanceChart) -> str:
     axes.set_ylabel(t(language, "chart.acceptance_axis"), fontsize=LABEL_SIZE)
     known = [rate for rate in spec.rates if rate is not None]
     latest = format_percentage(known[-1], language) if known else t(language, "funnel.no_rate")
-    return t(language, "chart.alt.acceptance", weeks=len(spec.weeks), latest=latest,
+    return t(language, "chart.alt.acceptance", count=len(spec.weeks), latest=latest,
              target=format_percentage(spec.target, language))
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from bot import messages
 from bot.charts import MAX_REASONS, ReasonsChart
-from bot.i18n import format_day, format_number, format_percentage, t
+from bot.i18n import format_day, format_percentage, t
 from bot.metrics import Period, compute_funnel, previous_period, traffic_light
 from bot.reviews import Review, acceptance_chart, post_once
 from bot.runtime import Runtime
@@ -61,11 +61,12 @@ def weekly_digest(rt: Runtime, now: datetime) -> messages.Message:
                                rep=f"<@{rep.slack_user_id}>" if rep else "–", since=since))
     extra.append(SectionBlock(text=MarkdownTextObject(text=messages.clip("\n".join(waiting_lines), 3000, language))))
     extra.append(ContextBlock(elements=[MarkdownTextObject(text=t(language, "funnel.previous",
-        mqls=format_number(before.mqls, language), mql_change=f"{funnel.mqls - before.mqls:+d}",
+        count=before.mqls, mql_change=f"{funnel.mqls - before.mqls:+d}",
         rate=format_percentage(before.acceptance_rate, language), rate_change="–"))]))
     blocks += [block.to_dict() for block in extra]
-    text = t(language, "digest.fallback", mqls=format_number(funnel.mqls, language),
-             rate=format_percentage(funnel.acceptance_rate, language), breaches=breaches)
+    text = t(language, "digest.fallback", mqls=t(language, "count.mqls", count=funnel.mqls),
+             rate=format_percentage(funnel.acceptance_rate, language),
+             breaches=t(language, "count.sla_breaches", count=breaches))
     return messages.Message(text=text, blocks=blocks[:50])
 
 

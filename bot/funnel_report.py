@@ -110,7 +110,7 @@ def _points(current: Decimal | None, previous: Decimal | None, language: str) ->
 def _hours(value: Decimal | None, language: str) -> str:
     if value is None:
         return t(language, "funnel.no_rate")
-    return t(language, "funnel.hours", hours=format_number(value.quantize(ONE_DECIMAL), language))
+    return t(language, "funnel.hours", count=value.quantize(ONE_DECIMAL))
 
 
 def _decimal(value: Decimal | None, language: str) -> str:
@@ -126,7 +126,7 @@ def _difference(current: Decimal | None, previous: Decimal | None, language: str
         return t(language, "funnel.no_change")
     sign = "+" if difference > 0 else "−"
     if hours:
-        return t(language, "funnel.hours_change", sign=sign, hours=format_number(abs(difference), language))
+        return t(language, "funnel.hours_change", sign=sign, count=abs(difference))
     return sign + format_number(abs(difference), language)
 
 
@@ -207,17 +207,18 @@ def _sales_lines(funnel: Funnel, before: Funnel, targets: ResolvedTargets, langu
         t(language, "funnel.line.first_contact", light=LIGHT_EMOJI[contact_light], average=_hours(average, language),
           median=_hours(funnel.first_contact_median_hours, language),
           target=_hours(targets.first_contact_hours, language), contacted=format_number(funnel.contacted, language),
-          mqls=format_number(funnel.mqls, language),
+          count=funnel.mqls,
           previous=t(language, "funnel.line.previous", value=_hours(before.first_contact_average_hours, language),
                      change=_difference(average, before.first_contact_average_hours, language, hours=True))),
         t(language, "funnel.line.attempts", light=LIGHT_EMOJI[attempts_light],
           value=_decimal(funnel.attempts_per_lead, language), target=_decimal(targets.attempts, language),
-          attempts=format_number(funnel.contact_attempts, language), accepted=format_number(funnel.accepted, language),
+          attempts=t(language, "count.contact_attempts", count=funnel.contact_attempts),
+          accepted=t(language, "count.accepted_leads", count=funnel.accepted),
           previous=t(language, "funnel.line.previous", value=_decimal(before.attempts_per_lead, language),
                      change=_difference(funnel.attempts_per_lead, before.attempts_per_lead, language))),
         t(language, "funnel.line.sal_to_sql", light=LIGHT_EMOJI[traffic_light(funnel.sal_to_sql_rate, sal_target)],
           rate=format_percentage(funnel.sal_to_sql_rate, language), target=format_percentage(sal_target.target, language),
-          sqls=format_number(funnel.sqls, language),
+          count=funnel.sqls,
           previous=_previous_rate(funnel.sal_to_sql_rate, before.sal_to_sql_rate, language)),
     ]
 
@@ -262,12 +263,12 @@ def funnel_blocks(funnel: Funnel, before: Funnel, targets: ResolvedTargets, lang
     blocks.append(_section("\n".join(_marketing_lines(funnel, before, targets, language)), language))
     blocks.append(_section("\n".join(_sales_lines(funnel, before, targets, language)), language))
     blocks.append(_section("\n".join(_joint_lines(funnel, before, targets, language)), language))
-    comparison = t(language, "funnel.previous", mqls=format_number(before.mqls, language),
+    comparison = t(language, "funnel.previous", count=before.mqls,
                    mql_change=_change(funnel.mqls, before.mqls, language),
                    rate=format_percentage(before.acceptance_rate, language),
                    rate_change=_points(funnel.acceptance_rate, before.acceptance_rate, language))
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=comparison)]))
-    text = t(language, "funnel.fallback", period=label, mqls=format_number(funnel.mqls, language),
+    text = t(language, "funnel.fallback", period=label, count=funnel.mqls,
              rate=format_percentage(funnel.acceptance_rate, language))
     return Message(text=text, blocks=[block.to_dict() for block in blocks])
 

@@ -189,7 +189,8 @@ def _criterion_line(criterion: CriterionView, language: str) -> str:
         raw_value = t(language, YES_NO_VALUES[raw_value])
     value = lead_text(raw_value, language, 200)
     if criterion.key == "recent_activity":
-        expected = t(language, "criterion.recent_expected", days=escape_mrkdwn(criterion.expected))
+        # `expected` contains str(rules.recent_days), a whole number of days.
+        expected = t(language, "criterion.recent_expected", count=int(criterion.expected))
     else:
         threshold = criterion.expected
         if threshold in YES_NO_VALUES:
@@ -444,7 +445,7 @@ def funnel_message(funnel: Funnel, light: str, target: RateTarget, language: str
         sal_light = LIGHT_EMOJI[traffic_light(funnel.sal_to_sql_rate, conversion_target)]
         lines = [
             t(language, "funnel.sal_to_sql", light=sal_light, rate=format_percentage(funnel.sal_to_sql_rate, language),
-              target=format_percentage(conversion_target.target, language), sqls=format_number(funnel.sqls, language)),
+              target=format_percentage(conversion_target.target, language), count=funnel.sqls),
             t(language, "funnel.mql_to_sql", rate=format_percentage(funnel.mql_to_sql_rate, language)),
             t(language, "funnel.mql_to_won", rate=format_percentage(funnel.mql_to_won_rate, language),
               won=format_number(funnel.won, language)),
@@ -454,5 +455,5 @@ def funnel_message(funnel: Funnel, light: str, target: RateTarget, language: str
         blocks.append(_section("\n".join(lines)))
     if comparison:
         blocks.append(_context(comparison))
-    text = t(language, "funnel.fallback", period=label, mqls=format_number(funnel.mqls, language), rate=rate)
+    text = t(language, "funnel.fallback", period=label, count=funnel.mqls, rate=rate)
     return Message(text=text, blocks=blocks)

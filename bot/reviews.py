@@ -163,8 +163,10 @@ def _tally_by(leads: Iterable[HistoricalLead], key: Callable[[HistoricalLead], s
 def _group_lines(title: str, groups: dict[str, Tally], language: str) -> str:
     lines = [title]
     for name, tally in list(groups.items())[:MAX_GROUP_LINES]:
-        lines.append(t(language, "review.group_line", name=messages.lead_text(name, language, 80), mqls=tally.mqls,
-                       acceptance=format_percentage(tally.acceptance_rate, language), sqls=tally.sqls, won=tally.won))
+        lines.append(t(language, "review.group_line", name=messages.lead_text(name, language, 80),
+                       mqls=t(language, "count.mqls", count=tally.mqls),
+                       acceptance=format_percentage(tally.acceptance_rate, language),
+                       sqls=t(language, "count.sqls", count=tally.sqls), won=tally.won))
     if len(groups) > MAX_GROUP_LINES:
         lines.append(t(language, "review.more_groups", count=len(groups) - MAX_GROUP_LINES))
     if not groups:
@@ -240,8 +242,9 @@ def monthly_review(rt: Runtime, now: datetime, language: str | None = None) -> R
     with rt.db.transaction() as session:
         funnel = compute_funnel(session, period)
         cohort = [lead for lead in load_history(session, period) if lead.first_mql_at is not None]
-    rates = t(language, "review.funnel_line", mqls=funnel.mqls, accepted=funnel.accepted, rejected=funnel.rejected,
-              pending=funnel.pending, sqls=funnel.sqls, won=funnel.won,
+    rates = t(language, "review.funnel_line", mqls=t(language, "count.mqls", count=funnel.mqls),
+              accepted=funnel.accepted, rejected=funnel.rejected, pending=funnel.pending,
+              sqls=t(language, "count.sqls", count=funnel.sqls), won=funnel.won,
               acceptance=format_percentage(funnel.acceptance_rate, language),
               sal_to_sql=format_percentage(funnel.sal_to_sql_rate, language),
               mql_to_won=format_percentage(funnel.mql_to_won_rate, language))
@@ -256,7 +259,7 @@ def monthly_review(rt: Runtime, now: datetime, language: str | None = None) -> R
         _section(_score_lines(rt.config.criteria, cohort, language), language),
         ContextBlock(elements=[MarkdownTextObject(text=t(language, "review.cohort_note"))]).to_dict(),
     ]
-    text = t(language, "review.monthly_fallback", month=label, mqls=funnel.mqls,
+    text = t(language, "review.monthly_fallback", month=label, count=funnel.mqls,
              acceptance=format_percentage(funnel.acceptance_rate, language))
     charts: list[Chart] = [*funnel_charts(funnel, language, label), acceptance_chart(rt, period.end, language)]
     return Review(messages.Message(text=text, blocks=blocks), charts)

@@ -9,7 +9,7 @@ from decimal import Decimal
 from slack_sdk.models.blocks import Block, HeaderBlock, MarkdownTextObject, PlainTextObject, SectionBlock
 from sqlalchemy import select
 
-from bot.i18n import format_number, format_when, t
+from bot.i18n import format_when, t
 from bot.messages import SECTION_TEXT_LIMIT, Message, clip, ephemeral, lead_text
 from bot.preferences import user_language
 from bot.runtime import Runtime
@@ -22,7 +22,7 @@ MAX_LINES_PER_TEAM = 30
 
 def _hours(rt: Runtime, language: str, span: timedelta) -> str:
     hours = Decimal(span.total_seconds() / 3600).quantize(Decimal("0.1"))
-    return t(language, "sla.hours", hours=format_number(hours, language))
+    return t(language, "sla.hours", count=hours)
 
 
 def sla_report(rt: Runtime, *, user_id: str | None, team_id: str | None = None) -> Message:

@@ -11,7 +11,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
 
-from bot.i18n import format_number, format_when, t
+from bot.i18n import format_when, t
 from bot.ids import ActionId, CallbackId, database_id
 from bot.messages import lead_text
 from bot.modals import SubmittedValues
@@ -155,8 +155,8 @@ def register(app: App, rt: Runtime, sender: OutboxSender, listener_work: Listene
             result = resume(session, rt, clock_id=clock_id, user_id=user_id)
             if result.status == "done" and result.clock is not None:
                 paused = result.paused or timedelta(0)
-                hours = format_number(round(paused.total_seconds() / 3600, 1), language)
-                text = t(language, "sla.resume.done", paused=t(language, "sla.hours", hours=hours),
+                hours = round(paused.total_seconds() / 3600, 1)
+                text = t(language, "sla.resume.done", paused=t(language, "sla.hours", count=hours),
                          deadline=format_when(result.clock.due_at, language, timezone_of(user_id)))
             elif result.status == "already":
                 text = t(language, "sla.resume.already")

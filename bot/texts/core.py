@@ -1,7 +1,9 @@
 """Texts of the lead card, reminders, escalations, errors and /funnel."""
 
+from bot.texts import TextEntry
+
 # One entry per text: Dutch first, then English. Placeholders use str.format names.
-TEXTS: dict[str, dict[str, str]] = {
+TEXTS: dict[str, TextEntry] = {
     # Lead card
     "card.title": {"nl": "Nieuwe MQL: {company}", "en": "New MQL: {company}"},
     "card.fallback": {
@@ -54,7 +56,10 @@ TEXTS: dict[str, dict[str, str]] = {
     "criterion.asset_downloads": {"nl": "Downloads", "en": "Asset downloads"},
     "criterion.recent_activity": {"nl": "Laatste activiteit", "en": "Last activity"},
     "criterion.expected": {"nl": "verwacht {expected}", "en": "expected {expected}"},
-    "criterion.recent_expected": {"nl": "hooguit {days} dagen geleden", "en": "at most {days} days ago"},
+    "criterion.recent_expected": {
+        "nl": {"one": "hooguit {count} dag geleden", "other": "hooguit {count} dagen geleden"},
+        "en": {"one": "at most {count} day ago", "other": "at most {count} days ago"},
+    },
     "common.yes": {"nl": "ja", "en": "yes"},
     "common.no": {"nl": "nee", "en": "no"},
     # Rejection reasons (DOMAIN terms)
@@ -116,8 +121,10 @@ TEXTS: dict[str, dict[str, str]] = {
     # /funnel
     "funnel.title": {"nl": "Funnel {period}", "en": "Funnel {period}"},
     "funnel.fallback": {
-        "nl": "Funnel {period}: {mqls} MQL's · acceptatie {rate}",
-        "en": "Funnel {period}: {mqls} MQLs · acceptance {rate}",
+        "nl": {"one": "Funnel {period}: {count} MQL · acceptatie {rate}",
+               "other": "Funnel {period}: {count} MQL's · acceptatie {rate}"},
+        "en": {"one": "Funnel {period}: {count} MQL · acceptance {rate}",
+               "other": "Funnel {period}: {count} MQLs · acceptance {rate}"},
     },
     "funnel.volume": {"nl": "*MQL-volume per bron* (totaal {total})", "en": "*MQL volume per source* (total {total})"},
     "funnel.acceptance": {

@@ -2,9 +2,10 @@
 
 TEXTS: dict[str, dict[str, str]] = {
     "digest.title": {"nl": "Wekelijkse MQL-review: {period}", "en": "Weekly MQL review: {period}"},
+    # {mqls} and {breaches} are the fragments count.mqls and count.sla_breaches.
     "digest.fallback": {
-        "nl": "Wekelijkse MQL-review: {mqls} MQL's, acceptatie {rate}, {breaches} SLA-overschrijdingen.",
-        "en": "Weekly MQL review: {mqls} MQLs, acceptance {rate}, {breaches} SLA breaches.",
+        "nl": "Wekelijkse MQL-review: {mqls}, acceptatie {rate}, {breaches}.",
+        "en": "Weekly MQL review: {mqls}, acceptance {rate}, {breaches}.",
     },
     "digest.risen": {"nl": "*Afwijsredenen die stegen*", "en": "*Rejection reasons that rose*"},
     "digest.risen_line": {"nl": "• {reason}: {count} (was {before})", "en": "• {reason}: {count} (was {before})"},

@@ -1,6 +1,8 @@
 """Texts of /funnel filters, help and the comparison with the previous period."""
 
-TEXTS: dict[str, dict[str, str]] = {
+from bot.texts import TextEntry
+
+TEXTS: dict[str, TextEntry] = {
     "funnel.help": {
         "nl": "*`/funnel [periode] [filters]`*\n"
               "Periode: `week` (standaard, deze week), `vorige-week`, `maand`, `kwartaal` of "
@@ -48,13 +50,17 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Unknown rep `{value}`. Use an @mention, Slack id or e-mail address from the configuration.",
     },
     "funnel.previous": {
-        "nl": "Vorige periode: {mqls} MQL's ({mql_change}), acceptatie {rate} ({rate_change})",
-        "en": "Previous period: {mqls} MQLs ({mql_change}), acceptance {rate} ({rate_change})",
+        "nl": {"one": "Vorige periode: {count} MQL ({mql_change}), acceptatie {rate} ({rate_change})",
+               "other": "Vorige periode: {count} MQL's ({mql_change}), acceptatie {rate} ({rate_change})"},
+        "en": {"one": "Previous period: {count} MQL ({mql_change}), acceptance {rate} ({rate_change})",
+               "other": "Previous period: {count} MQLs ({mql_change}), acceptance {rate} ({rate_change})"},
     },
     "funnel.points": {"nl": "{sign}{points} procentpunt", "en": "{sign}{points} percentage points"},
     "funnel.sal_to_sql": {
-        "nl": "{light} *SAL→SQL:* {rate} (doel {target}) · {sqls} SQL's",
-        "en": "{light} *SAL→SQL:* {rate} (target {target}) · {sqls} SQLs",
+        "nl": {"one": "{light} *SAL→SQL:* {rate} (doel {target}) · {count} SQL",
+               "other": "{light} *SAL→SQL:* {rate} (doel {target}) · {count} SQL's"},
+        "en": {"one": "{light} *SAL→SQL:* {rate} (target {target}) · {count} SQL",
+               "other": "{light} *SAL→SQL:* {rate} (target {target}) · {count} SQLs"},
     },
     "funnel.mql_to_sql": {"nl": "*MQL→SQL:* {rate}", "en": "*MQL→SQL:* {rate}"},
     "funnel.mql_to_won": {"nl": "*MQL→gewonnen:* {rate} ({won} gewonnen)", "en": "*MQL→won:* {rate} ({won} won)"},
@@ -72,21 +78,27 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "{light} *MQL→SAL acceptance:* {rate} (target {target}) · {accepted} accepted, {rejected} rejected, "
               "{pending} open · {previous}",
     },
+    # The noun follows the number of MQLs ("1 van 1 MQL", "1 van 2 MQL's").
     "funnel.line.first_contact": {
-        "nl": "{light} *Tijd tot eerste contact:* gemiddeld {average}, mediaan {median} (doel hoogstens {target}) · "
-              "{contacted} van {mqls} MQL's gecontacteerd · {previous}",
-        "en": "{light} *Time to first contact:* average {average}, median {median} (target at most {target}) · "
-              "{contacted} of {mqls} MQLs contacted · {previous}",
+        "nl": {"one": "{light} *Tijd tot eerste contact:* gemiddeld {average}, mediaan {median} "
+                      "(doel hoogstens {target}) · {contacted} van {count} MQL gecontacteerd · {previous}",
+               "other": "{light} *Tijd tot eerste contact:* gemiddeld {average}, mediaan {median} "
+                        "(doel hoogstens {target}) · {contacted} van {count} MQL's gecontacteerd · {previous}"},
+        "en": {"one": "{light} *Time to first contact:* average {average}, median {median} "
+                      "(target at most {target}) · {contacted} of {count} MQL contacted · {previous}",
+               "other": "{light} *Time to first contact:* average {average}, median {median} "
+                        "(target at most {target}) · {contacted} of {count} MQLs contacted · {previous}"},
     },
+    # {attempts} and {accepted} are the fragments count.contact_attempts and count.accepted_leads.
     "funnel.line.attempts": {
-        "nl": "{light} *Contactpogingen per lead:* {value} (doel {target}) · {attempts} pogingen op {accepted} "
-              "geaccepteerde leads · {previous}",
-        "en": "{light} *Contact attempts per lead:* {value} (target {target}) · {attempts} attempts on {accepted} "
-              "accepted leads · {previous}",
+        "nl": "{light} *Contactpogingen per lead:* {value} (doel {target}) · {attempts} op {accepted} · {previous}",
+        "en": "{light} *Contact attempts per lead:* {value} (target {target}) · {attempts} on {accepted} · {previous}",
     },
     "funnel.line.sal_to_sql": {
-        "nl": "{light} *SAL→SQL:* {rate} (doel {target}) · {sqls} SQL's · {previous}",
-        "en": "{light} *SAL→SQL:* {rate} (target {target}) · {sqls} SQLs · {previous}",
+        "nl": {"one": "{light} *SAL→SQL:* {rate} (doel {target}) · {count} SQL · {previous}",
+               "other": "{light} *SAL→SQL:* {rate} (doel {target}) · {count} SQL's · {previous}"},
+        "en": {"one": "{light} *SAL→SQL:* {rate} (target {target}) · {count} SQL · {previous}",
+               "other": "{light} *SAL→SQL:* {rate} (target {target}) · {count} SQLs · {previous}"},
     },
     "funnel.line.mql_to_sql": {
         "nl": "{light} *MQL→SQL:* {rate} (doel {target}) · {previous}",
@@ -103,6 +115,13 @@ TEXTS: dict[str, dict[str, str]] = {
               "target {target} · {previous}",
     },
     "funnel.line.previous": {"nl": "vorige periode {value} ({change})", "en": "previous period {value} ({change})"},
-    "funnel.hours": {"nl": "{hours} werkuur", "en": "{hours} working hours"},
-    "funnel.hours_change": {"nl": "{sign}{hours} werkuur", "en": "{sign}{hours} working hours"},
+    # Dutch writes "werkuur" after any number, as a unit.
+    "funnel.hours": {
+        "nl": {"one": "{count} werkuur", "other": "{count} werkuur"},
+        "en": {"one": "{count} working hour", "other": "{count} working hours"},
+    },
+    "funnel.hours_change": {
+        "nl": {"one": "{sign}{count} werkuur", "other": "{sign}{count} werkuur"},
+        "en": {"one": "{sign}{count} working hour", "other": "{sign}{count} working hours"},
+    },
 }

@@ -1,6 +1,8 @@
 """Texts of /lead and /handoff."""
 
-TEXTS: dict[str, dict[str, str]] = {
+from bot.texts import TextEntry
+
+TEXTS: dict[str, TextEntry] = {
     "lead.title": {"nl": "Lead {id}: {company}", "en": "Lead {id}: {company}"},
     "lead.fallback": {"nl": "Lead {id}: {company}, fase {stage}.", "en": "Lead {id}: {company}, stage {stage}."},
     "lead.stage": {"nl": "Fase", "en": "Stage"},
@@ -9,8 +11,14 @@ TEXTS: dict[str, dict[str, str]] = {
     "lead.nurture_until": {"nl": "Nurture tot", "en": "Nurture until"},
     "lead.rejection": {"nl": "Afwijsreden", "en": "Rejection reason"},
     "lead.delay": {"nl": "Wachttijd MQL", "en": "MQL wait"},
-    "lead.history": {"nl": "*Geschiedenis* ({count} stappen)", "en": "*History* ({count} steps)"},
-    "lead.history_more": {"nl": "… en nog {count} eerdere stappen", "en": "… and {count} earlier steps"},
+    "lead.history": {
+        "nl": {"one": "*Geschiedenis* ({count} stap)", "other": "*Geschiedenis* ({count} stappen)"},
+        "en": {"one": "*History* ({count} step)", "other": "*History* ({count} steps)"},
+    },
+    "lead.history_more": {
+        "nl": {"one": "… en nog {count} eerdere stap", "other": "… en nog {count} eerdere stappen"},
+        "en": {"one": "… and {count} earlier step", "other": "… and {count} earlier steps"},
+    },
     # Why a lead moved, by the reason code of its history row (`LeadTransition.reason`).
     "lead.reason.created": {"nl": "aangemaakt", "en": "created"},
     "lead.reason.qualified": {"nl": "voldoet aan de MQL-criteria", "en": "meets the MQL criteria"},

@@ -1,6 +1,8 @@
 """Texts of the monthly deep dive, the quarterly criteria review, the criteria backtest and the charts."""
 
-TEXTS: dict[str, dict[str, str]] = {
+from bot.texts import TextEntry
+
+TEXTS: dict[str, TextEntry] = {
     # Charts
     "chart.stage.mql": {"nl": "MQL", "en": "MQL"},
     "chart.stage.sal": {"nl": "Geaccepteerd", "en": "Accepted"},
@@ -12,13 +14,16 @@ TEXTS: dict[str, dict[str, str]] = {
     "chart.target": {"nl": "doel {rate}", "en": "target {rate}"},
     "chart.acceptance_axis": {"nl": "Acceptatie", "en": "Acceptance"},
     "chart.no_rejections": {"nl": "Geen afwijzingen in deze periode", "en": "No rejections in this period"},
+    # {mqls} and {sqls} are the fragments count.mqls and count.sqls.
     "chart.alt.funnel": {
-        "nl": "Funnel: {mqls} MQL's, {accepted} geaccepteerd, {sqls} SQL's, {won} gewonnen.",
-        "en": "Funnel: {mqls} MQLs, {accepted} accepted, {sqls} SQLs, {won} won.",
+        "nl": "Funnel: {mqls}, {accepted} geaccepteerd, {sqls}, {won} gewonnen.",
+        "en": "Funnel: {mqls}, {accepted} accepted, {sqls}, {won} won.",
     },
     "chart.alt.acceptance": {
-        "nl": "Acceptatie per week over {weeks} weken; laatste week {latest}, doel {target}.",
-        "en": "Acceptance per week over {weeks} weeks; latest week {latest}, target {target}.",
+        "nl": {"one": "Acceptatie per week over {count} week; laatste week {latest}, doel {target}.",
+               "other": "Acceptatie per week over {count} weken; laatste week {latest}, doel {target}."},
+        "en": {"one": "Acceptance per week over {count} week; latest week {latest}, target {target}.",
+               "other": "Acceptance per week over {count} weeks; latest week {latest}, target {target}."},
     },
     "chart.alt.reasons": {"nl": "Afwijsredenen: {reasons}.", "en": "Rejection reasons: {reasons}."},
     # Backtest
@@ -33,27 +38,28 @@ TEXTS: dict[str, dict[str, str]] = {
     "backtest.key.fit.employees.max": {"nl": "de maximale bedrijfsgrootte", "en": "the maximum company size"},
     "backtest.key.fit.annual_revenue.min": {"nl": "de minimale jaaromzet", "en": "the minimum annual revenue"},
     "backtest.key.fit.annual_revenue.max": {"nl": "de maximale jaaromzet", "en": "the maximum annual revenue"},
+    # {mqls} is the fragment count.mqls, and the bare {before_mqls} shares its noun ("1 MQL instead of 2").
     "backtest.suggestion_raise": {
         "nl": "Verhoog {criterion} van {current} naar {proposed}: de acceptatie was dan {new_rate} geweest "
-              "in plaats van {old_rate} op {leads} (n={decided} beslist; {mqls} MQL's in plaats van {before_mqls}).",
+              "in plaats van {old_rate} op {leads} (n={decided} beslist; {mqls} in plaats van {before_mqls}).",
         "en": "Raise {criterion} from {current} to {proposed}: acceptance would have been {new_rate} "
-              "instead of {old_rate} on {leads} (n={decided} decided; {mqls} MQLs instead of {before_mqls}).",
+              "instead of {old_rate} on {leads} (n={decided} decided; {mqls} instead of {before_mqls}).",
     },
     "backtest.suggestion_lower": {
         "nl": "Verlaag {criterion} van {current} naar {proposed}: de acceptatie was dan {new_rate} geweest "
-              "in plaats van {old_rate} op {leads} (n={decided} beslist; {mqls} MQL's in plaats van {before_mqls}).",
+              "in plaats van {old_rate} op {leads} (n={decided} beslist; {mqls} in plaats van {before_mqls}).",
         "en": "Lower {criterion} from {current} to {proposed}: acceptance would have been {new_rate} "
-              "instead of {old_rate} on {leads} (n={decided} decided; {mqls} MQLs instead of {before_mqls}).",
+              "instead of {old_rate} on {leads} (n={decided} decided; {mqls} instead of {before_mqls}).",
     },
     "backtest.leads_quarter": {"nl": "de leads van {quarter}", "en": "the leads of {quarter}"},
     "backtest.leads_last_quarter": {"nl": "de leads van vorig kwartaal", "en": "last quarter's leads"},
     "backtest.leads_range": {"nl": "de leads van {first} t/m {last}", "en": "the leads of {first} to {last}"},
     "backtest.current": {"nl": "Huidige criteria", "en": "Current criteria"},
     "backtest.candidate": {"nl": "Nieuwe criteria", "en": "Candidate criteria"},
+    # {mqls} and {leads} are the fragments count.mqls and count.leads.
     "backtest.result": {
-        "nl": "{label}: {mqls} MQL's van {leads} leads; van de {decided} beslist: acceptatie {acceptance}, "
-              "gewonnen {wins}",
-        "en": "{label}: {mqls} MQLs of {leads} leads; of the {decided} decided: acceptance {acceptance}, won {wins}",
+        "nl": "{label}: {mqls} van {leads}; van de {decided} beslist: acceptatie {acceptance}, gewonnen {wins}",
+        "en": "{label}: {mqls} of {leads}; of the {decided} decided: acceptance {acceptance}, won {wins}",
     },
     "backtest.no_suggestions": {
         "nl": "Geen drempelwijziging verhoogt de acceptatie met genoeg beslist leads.",
@@ -62,20 +68,23 @@ TEXTS: dict[str, dict[str, str]] = {
     # Monthly deep dive
     "review.monthly_title": {"nl": "Maandelijkse deep dive: {month}", "en": "Monthly deep dive: {month}"},
     "review.monthly_fallback": {
-        "nl": "Maandelijkse deep dive {month}: {mqls} MQL's, acceptatie {acceptance}.",
-        "en": "Monthly deep dive {month}: {mqls} MQLs, acceptance {acceptance}.",
+        "nl": {"one": "Maandelijkse deep dive {month}: {count} MQL, acceptatie {acceptance}.",
+               "other": "Maandelijkse deep dive {month}: {count} MQL's, acceptatie {acceptance}."},
+        "en": {"one": "Monthly deep dive {month}: {count} MQL, acceptance {acceptance}.",
+               "other": "Monthly deep dive {month}: {count} MQLs, acceptance {acceptance}."},
     },
+    # In review.funnel_line and review.group_line, {mqls} and {sqls} are the fragments count.mqls and count.sqls.
     "review.funnel_line": {
-        "nl": "{mqls} MQL's · {accepted} geaccepteerd · {rejected} afgewezen · {pending} open · {sqls} SQL's · "
+        "nl": "{mqls} · {accepted} geaccepteerd · {rejected} afgewezen · {pending} open · {sqls} · "
               "{won} gewonnen\nAcceptatie {acceptance} · SAL→SQL {sal_to_sql} · MQL→gewonnen {mql_to_won}",
-        "en": "{mqls} MQLs · {accepted} accepted · {rejected} rejected · {pending} open · {sqls} SQLs · {won} won\n"
+        "en": "{mqls} · {accepted} accepted · {rejected} rejected · {pending} open · {sqls} · {won} won\n"
               "Acceptance {acceptance} · SAL→SQL {sal_to_sql} · MQL→won {mql_to_won}",
     },
     "review.by_source": {"nl": "*Per bron*", "en": "*By source*"},
     "review.by_campaign": {"nl": "*Per campagne*", "en": "*By campaign*"},
     "review.group_line": {
-        "nl": "• *{name}*: {mqls} MQL's · acceptatie {acceptance} · {sqls} SQL · {won} gewonnen",
-        "en": "• *{name}*: {mqls} MQLs · acceptance {acceptance} · {sqls} SQL · {won} won",
+        "nl": "• *{name}*: {mqls} · acceptatie {acceptance} · {sqls} · {won} gewonnen",
+        "en": "• *{name}*: {mqls} · acceptance {acceptance} · {sqls} · {won} won",
     },
     "review.more_groups": {"nl": "… en nog {count}", "en": "… and {count} more"},
     "review.no_mqls": {"nl": "Geen MQL's in deze periode.", "en": "No MQLs in this period."},

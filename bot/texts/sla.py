@@ -1,6 +1,8 @@
 """Texts of /sla."""
 
-TEXTS: dict[str, dict[str, str]] = {
+from bot.texts import TextEntry
+
+TEXTS: dict[str, TextEntry] = {
     "sla.title": {"nl": "SLA-overzicht", "en": "SLA overview"},
     "sla.fallback": {"nl": "SLA: {breached} verlopen, {at_risk} in gevaar.", "en": "SLA: {breached} breached, {at_risk} at risk."},
     "sla.team": {"nl": "*{team}* · {breached} verlopen, {at_risk} in gevaar", "en": "*{team}* · {breached} breached, {at_risk} at risk"},
@@ -13,7 +15,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": ":large_orange_circle: {rep} · *{company}* · {task} · {left} left",
     },
     "sla.none": {"nl": "Geen verlopen of bedreigde SLA's. :white_check_mark:", "en": "No breached or at-risk SLAs. :white_check_mark:"},
-    "sla.hours": {"nl": "{hours} werkuur", "en": "{hours} working hours"},
+    "sla.hours": {
+        "nl": {"one": "{count} werkuur", "other": "{count} werkuur"},
+        "en": {"one": "{count} working hour", "other": "{count} working hours"},
+    },
     "sla.task.decision": {"nl": "accepteren/afwijzen", "en": "accept/reject"},
     "sla.task.first_contact": {"nl": "eerste contact", "en": "first contact"},
     "sla.task.cadence": {"nl": "contactpogingen", "en": "contact attempts"},

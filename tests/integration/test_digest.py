@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from bot.config import WeeklyDigest
@@ -14,6 +15,7 @@ from bot.lifecycle import RejectionReason
 from bot.runtime import Runtime
 from factories import lead_input
 from storage.models import OutboxItem
+from support import make_settings
 
 
 def digests(rt: Runtime) -> list[OutboxItem]:
@@ -49,6 +51,30 @@ def test_digest_goes_out_once_after_its_moment(runtime: Runtime, clock: Any) -> 
     assert "Concurrent: 1 (was 0)" in text
     assert "*Wachten op een beslissing* (1)" in text
     assert digest.payload["text"].startswith("Wekelijkse MQL-review: 3 MQL's")
+
+
+@pytest.mark.parametrize(("language", "leads", "expected"), [
+    ("nl", 1, "Wekelijkse MQL-review: 1 MQL, acceptatie n.v.t., 1 SLA-overschrijding."),
+    ("nl", 2, "Wekelijkse MQL-review: 2 MQL's, acceptatie n.v.t., 2 SLA-overschrijdingen."),
+    ("en", 1, "Weekly MQL review: 1 MQL, acceptance n/a, 1 SLA breach."),
+    ("en", 2, "Weekly MQL review: 2 MQLs, acceptance n/a, 2 SLA breaches."),
+])
+def test_digest_counts_in_singular_and_plural(runtime: Runtime, clock: Any, language: str, leads: int,
+                                              expected: str) -> None:
+    rt = Runtime(settings=make_settings(runtime.db.url, default_language=language), config=runtime.config,
+                 db=runtime.db, clock=clock)
+    rt.config.digests.weekly = WeeklyDigest(channel="C0REVIEW01", weekday="mon", time="09:00")
+    with rt.db.transaction() as session:
+        for number in range(1, leads + 1):
+            ingest(session, rt, lead_input(number, at=clock.now(), owner_email="sanne.devries@handoff-demo.nl"),
+                   actor="test")
+
+    # By Monday 09:00 every lead's first-contact clock is past due, but its decision clock is not.
+    clock.set(datetime(2025, 3, 31, 7, 0, tzinfo=UTC))
+    assert due_weekly_digest(rt) is True
+
+    [digest] = digests(rt)
+    assert digest.payload["text"] == expected
 
 
 def test_no_digest_without_configuration(runtime: Runtime, clock: Any) -> None:

@@ -97,15 +97,20 @@ def test_report_shows_every_light(runtime: Runtime, clock: FixedClock) -> None:
     # 5 working hours against a target of 4 with an amber band of 2.
     assert ":large_orange_circle: *Tijd tot eerste contact:* gemiddeld 5 werkuur, mediaan 5 werkuur" in text
     assert "(doel hoogstens 4 werkuur)" in text
-    assert "1 van 1 MQL's gecontacteerd · vorige periode n.v.t. (n.v.t.)" in text
+    assert "1 van 1 MQL gecontacteerd · vorige periode n.v.t. (n.v.t.)" in text
     # One attempt against the cadence of 6 touches, amber band 2.
-    assert ":red_circle: *Contactpogingen per lead:* 1 (doel 6)" in text
+    assert ":red_circle: *Contactpogingen per lead:* 1 (doel 6) · 1 poging op 1 geaccepteerde lead" in text
+    assert "(doel 40%) · 0 SQL's · vorige periode" in text
     assert ":large_green_circle: *MQL→SAL-acceptatie:* 100%" in text
     assert ":red_circle: *MQL→SQL:* 0% (doel 28%)" in text
     assert ":white_circle: *Nurture-heractivering:* n.v.t." in text
 
     english, _ = funnel_report(runtime, text="week", user_id=EVA, language="en")
-    assert "*Time to first contact:* average 5 working hours, median 5 working hours" in str(english.blocks)
+    english_text = str(english.blocks)
+    assert "*Time to first contact:* average 5 working hours, median 5 working hours" in english_text
+    assert "1 of 1 MQL contacted" in english_text
+    assert "*Contact attempts per lead:* 1 (target 6) · 1 attempt on 1 accepted lead" in english_text
+    assert "(target 40%) · 0 SQLs · previous period" in english_text
 
 
 def test_change_against_previous_week(runtime: Runtime, clock: FixedClock) -> None:
@@ -122,6 +127,39 @@ def test_change_against_previous_week(runtime: Runtime, clock: FixedClock) -> No
     text = str(message.blocks)
     assert "vorige periode 1 werkuur (+2 werkuur)" in text
     assert "• hubspot: 1 (gelijk)" in text
+
+    english, _ = funnel_report(runtime, text="week", user_id=EVA, language="en")
+    assert "previous period 1 working hour (+2 working hours)" in str(english.blocks)
+
+
+def comparison_line(blocks: list[dict[str, Any]]) -> str:
+    """Return the text of the context block that compares /funnel with the previous period."""
+    [line] = [element["text"] for block in blocks if block["type"] == "context" for element in block["elements"]
+              if "MQL" in element["text"]]
+    return line
+
+
+def test_headline_and_comparison_count_mqls(runtime: Runtime, clock: FixedClock) -> None:
+    clock.set(MONDAY - timedelta(days=7))
+    new_mql(runtime, 1)
+    clock.set(MONDAY)
+    new_mql(runtime, 2)
+    new_mql(runtime, 3)
+
+    # This week has 2 MQLs after 1. Last week has 1 after 0, and zero takes the plural.
+    this_week, _ = funnel_report(runtime, text="week", user_id=EVA)
+    assert this_week.text == "Funnel deze week: 2 MQL's · acceptatie n.v.t."
+    assert comparison_line(this_week.blocks).startswith("Vorige periode: 1 MQL (+1), acceptatie n.v.t.")
+    last_week, _ = funnel_report(runtime, text="vorige-week", user_id=EVA)
+    assert last_week.text == "Funnel vorige week: 1 MQL · acceptatie n.v.t."
+    assert comparison_line(last_week.blocks).startswith("Vorige periode: 0 MQL's (+1), acceptatie n.v.t.")
+
+    this_week, _ = funnel_report(runtime, text="week", user_id=EVA, language="en")
+    assert this_week.text == "Funnel this week: 2 MQLs · acceptance n/a"
+    assert comparison_line(this_week.blocks).startswith("Previous period: 1 MQL (+1), acceptance n/a")
+    last_week, _ = funnel_report(runtime, text="last-week", user_id=EVA, language="en")
+    assert last_week.text == "Funnel last week: 1 MQL · acceptance n/a"
+    assert comparison_line(last_week.blocks).startswith("Previous period: 0 MQLs (+1), acceptance n/a")
 
 
 def test_traffic_light_bands() -> None:

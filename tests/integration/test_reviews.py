@@ -31,7 +31,7 @@ def test_monthly_review_content(runtime: Runtime, clock: Any) -> None:
 
     assert "*Monthly deep dive: February 2025*" in text
     assert "12 MQLs · 6 accepted · 5 rejected · 1 open · 2 SQLs · 2 won" in text
-    assert "• *hubspot*: 12 MQLs · acceptance 54.5% · 2 SQL · 2 won" in text
+    assert "• *hubspot*: 12 MQLs · acceptance 54.5% · 2 SQLs · 2 won" in text
     assert "• *(no campaign)*: 12 MQLs" in text
     assert "First contact: no data yet." in text
     assert "Accept/reject decision: median 2 h (n=11)" in text  # decided 2 working hours after arrival

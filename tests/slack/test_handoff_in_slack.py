@@ -236,7 +236,8 @@ def test_funnel_filters_by_source_and_compares(harness: Any, slack: Any, clock: 
     assert "totaal 2" in text
     assert "hubspot" not in text
     assert "Filters: source=webinar" in text
-    assert "Vorige periode: 1 MQL's (+1)" in text
+    assert "Vorige periode: 1 MQL (+1)" in text
+    assert posted.params["text"].startswith("Funnel deze week: 2 MQL's")
 
 
 def test_funnel_help_is_private(harness: Any, slack: Any) -> None:

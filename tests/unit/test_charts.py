@@ -42,6 +42,17 @@ def test_alt_text_follows_language() -> None:
     assert render_chart(reasons)[1] == "Rejection reasons: No budget / timing 2."
 
 
+def test_alt_text_counts_one_in_singular() -> None:
+    spec = {"kind": "funnel", "language": "nl", "title": "Funnel", "mqls": 1, "accepted": 1, "sqls": 1, "won": 0}
+    assert render_chart(spec)[1] == "Funnel: 1 MQL, 1 geaccepteerd, 1 SQL, 0 gewonnen."
+    assert render_chart({**spec, "language": "en"})[1] == "Funnel: 1 MQL, 1 accepted, 1 SQL, 0 won."
+    weekly = {"kind": "acceptance", "language": "en", "title": "Acceptance", "weeks": ["W10"], "rates": [0.5],
+              "target": 0.7}
+    assert render_chart(weekly)[1] == "Acceptance per week over 1 week; latest week 50%, target 70%."
+    assert render_chart({**weekly, "language": "nl"})[1] == (
+        "Acceptatie per week over 1 week; laatste week 50%, doel 70%.")
+
+
 @pytest.mark.parametrize("spec", [
     {"kind": "pie", "language": "nl", "title": "x"},
     {"kind": "funnel", "language": "de", "title": "x", "mqls": 1, "accepted": 0, "sqls": 0, "won": 0},

@@ -256,7 +256,7 @@ def sdk_funnel(funnel: Funnel, target: RateTarget, language: str, comparison: st
         sal_light = LIGHT_EMOJI[traffic_light(funnel.sal_to_sql_rate, conversion_target)]
         lines = [
             t(language, "funnel.sal_to_sql", light=sal_light, rate=format_percentage(funnel.sal_to_sql_rate, language),
-              target=format_percentage(conversion_target.target, language), sqls=format_number(funnel.sqls, language)),
+              target=format_percentage(conversion_target.target, language), count=funnel.sqls),
             t(language, "funnel.mql_to_sql", rate=format_percentage(funnel.mql_to_sql_rate, language)),
             t(language, "funnel.mql_to_won", rate=format_percentage(funnel.mql_to_won_rate, language),
               won=format_number(funnel.won, language)),
