@@ -266,7 +266,8 @@ def cmd_outbox(args: argparse.Namespace) -> int:
                     print(f"not parked or failed (sent, or still being retried), so not queued: "
                           f"{', '.join(map(str, waiting))}")
             count = requeue(session, ids, rt.clock.now())
-            print(f"{count} items queued again; the clock process delivers them on its next sweep")
+            noun = "item" if count == 1 else "items"
+            print(f"{count} {noun} queued again; the clock process delivers them on its next sweep")
             return 0 if not unknown else 1
     if not items:
         print("no parked or failed outbox items")

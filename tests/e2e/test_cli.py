@@ -358,6 +358,7 @@ def test_outbox_lists_items_being_retried(tmp_path: Path) -> None:
     assert retried.returncode == 1
     assert "no outbox item with id 999" in retried.stdout
     assert "not parked or failed (sent, or still being retried), so not queued: 1" in retried.stdout
+    assert "0 items queued again" in retried.stdout
 
 
 def test_processes_start_while_slack_is_unreachable(tmp_path: Path) -> None:
