@@ -243,6 +243,22 @@ def cmd_standin(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_click(args: argparse.Namespace) -> int:
+    from bot.standin_click import ClickError, send_accept_click
+
+    rt = _runtime()
+    try:
+        result = send_accept_click(rt, args.lead_id, user_id=args.user, events_url=args.url)
+    except ClickError as error:
+        raise SystemExit(f"handoff click: {error}") from None
+    print(f"Accept on lead {args.lead_id} by {result.user_id}: HTTP {result.status}")
+    if result.status != 200:
+        print(result.body)
+        return 1
+    print(f"The stand-in prints the updated card, and any reply to {result.response_url}.")
+    return 0
+
+
 def cmd_outbox(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
@@ -565,6 +581,13 @@ def build_parser() -> argparse.ArgumentParser:
     standin = sub.add_parser("standin", help="Serve the bundled Slack stand-in on 127.0.0.1 to try HTTP mode without Slack.")
     standin.add_argument("--port", type=int, default=3001, help="Port on 127.0.0.1 (default 3001).")
     standin.set_defaults(func=cmd_standin)
+
+    click = sub.add_parser("click", help="Press Accept on a lead's card as Slack would, to try the bot with `handoff standin`.")
+    click.add_argument("lead_id", type=int, help="Id of the lead whose card to accept.")
+    click.add_argument("--user", default=None, help="Slack user id of the clicking user (default: the lead's rep).")
+    click.add_argument("--url", default=None,
+                       help="The web process's /slack/events (default http://127.0.0.1:$PORT/slack/events).")
+    click.set_defaults(func=cmd_click)
 
     demo = sub.add_parser("demo", help="Run the whole loop on a bundled example export against a local Slack stand-in.")
     demo.add_argument("--language", choices=["nl", "en"], default="nl", help="Language of the messages (default nl).")

@@ -70,8 +70,50 @@ def test_standin_shows_card_of_webhook_lead(tmp_path: Path) -> None:
         assert answer["leads"][0]["stage"] == "mql"
         shown = "".join(wait_for_line(standin, "Drentse Dozen BV", timeout=30))
         assert "new message" in shown
+
+        # `handoff click` presses Accept on that card, as the rep would in Slack.
+        lead_id = str(answer["leads"][0]["id"])
+        clicked = subprocess.run([*HANDOFF, "click", lead_id], env=web_env, cwd=tmp_path,
+                                 capture_output=True, text=True, timeout=60)
+        assert clicked.returncode == 0, clicked.stdout + clicked.stderr
+        assert "HTTP 200" in clicked.stdout
+        wait_for_line(standin, "message updated", timeout=30)
+        accepted = wait_for_line(standin, "De lead is nu een SAL", timeout=30)[-1]
+        assert "Geaccepteerd" in accepted
+        again = subprocess.run([*HANDOFF, "click", lead_id], env=web_env, cwd=tmp_path,
+                               capture_output=True, text=True, timeout=60)
+        assert again.returncode == 0, again.stdout + again.stderr
+        # The second click changes nothing; the rep gets a note that only they can see.
+        notice = wait_for_line(standin, "only visible to the user", timeout=30)[-1]
+        assert "U0SANNEDV1" in notice
+        refusal = wait_for_line(standin, "Deze lead is al behandeld", timeout=30)[-1]
+        assert "(SAL)" in refusal
     finally:
         for process in (web, standin):
             if process is not None:
                 process.terminate()
                 process.wait(timeout=20)
+
+
+def test_click_refuses_real_slack_and_unknown_lead(tmp_path: Path) -> None:
+    real = clean_env(tmp_path, SLACK_BOT_TOKEN="xoxb-x", SLACK_SIGNING_SECRET="any-secret")
+    refused = subprocess.run([*HANDOFF, "click", "1"], env=real, cwd=tmp_path, capture_output=True, text=True,
+                             timeout=60)
+    assert refused.returncode != 0
+    assert "SLACK_API_URL is not set; handoff click works only against the stand-in" in refused.stderr
+
+    remote = clean_env(tmp_path, SLACK_API_URL="https://slack.com/api/", SLACK_SIGNING_SECRET="any-secret")
+    refused = subprocess.run([*HANDOFF, "click", "1"], env=remote, cwd=tmp_path, capture_output=True, text=True,
+                             timeout=60)
+    assert "SLACK_API_URL is https://slack.com/api/" in refused.stderr
+
+    local = clean_env(tmp_path, SLACK_API_URL=f"http://127.0.0.1:{free_port()}/api/", SLACK_SIGNING_SECRET="any-secret")
+    unknown = subprocess.run([*HANDOFF, "click", "7"], env=local, cwd=tmp_path, capture_output=True, text=True,
+                             timeout=60)
+    assert unknown.returncode != 0
+    assert "no lead with id 7" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+
+    elsewhere = subprocess.run([*HANDOFF, "click", "7", "--url", "http://192.0.2.1/slack/events"], env=local,
+                               cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert "--url http://192.0.2.1/slack/events is not on this machine" in elsewhere.stderr
