@@ -7,14 +7,16 @@ is already open. Everything above the transport stays slack_sdk's: the request i
 retry handlers, its response parsing and its errors.
 
 The transport keeps urllib's contract towards slack_sdk. A status outside 200 to 299 raises
-`urllib.error.HTTPError`, from which slack_sdk reads 429's Retry-After. A failure to connect
-raises `urllib.error.URLError`, and a connection that drops before the response raises
-`RemoteDisconnected` or `ConnectionResetError`: slack_sdk's connection retry handler retries
-these once, as it does for urllib. A response cut off after its status line raises
-`IncompleteRead`, and a call that Slack does not answer within the timeout raises `TimeoutError`.
-slack_sdk retries neither, because Slack may have acted on the call; the outbox retries it later,
-after looking for the first attempt's message. Bodies are returned as sent, gzip included.
-Unlike urllib, the transport does not follow redirects: a 3xx status raises HTTPError.
+`urllib.error.HTTPError`, from which slack_sdk reads 429's Retry-After. A failure to connect, or a
+connection that breaks while the request is sent, raises `urllib.error.URLError`. A connection
+that drops before the response raises `RemoteDisconnected` or `ConnectionResetError`. slack_sdk's
+connection retry handler retries these once, as it does for urllib.
+
+A response cut off after its status line raises `IncompleteRead`, and a call without a response
+within the timeout raises `TimeoutError`. slack_sdk retries neither, because Slack may have acted
+on the call. The outbox retries it later, after looking for the first attempt's message. Bodies
+are returned as sent, gzip included. Unlike urllib, the transport does not follow redirects: a
+3xx status raises HTTPError.
 
 Two kinds of calls still go through slack_sdk's urllib transport: every call when a proxy is set
 (`HTTPS_PROXY`, which slack_sdk reads), and the upload of a file's bytes in `files_upload_v2`.
@@ -51,27 +53,28 @@ class PooledWebClient(WebClient):
         super().__init__(*args, **kwargs)
         self.pool_connections = pool_connections
         self._pool_lock = threading.Lock()
-        self._pool: urllib3.PoolManager | None = None
-        self._pool_pid = 0
+        # The pool and the id of the process that made it, in one attribute so that a thread reads both at once.
+        self._owned_pool: tuple[urllib3.PoolManager, int] | None = None
 
     def _connections(self) -> urllib3.PoolManager:
-        pool = self._pool
-        if pool is not None and self._pool_pid == os.getpid():
-            return pool
+        owned = self._owned_pool
+        if owned is not None and owned[1] == os.getpid():
+            return owned[0]
         with self._pool_lock:
-            if self._pool is None or self._pool_pid != os.getpid():
-                # The parent's pool is dropped without closing: its sockets are the parent's.
-                self._pool = urllib3.PoolManager(num_pools=4, maxsize=self.pool_connections, block=False,
-                                                 retries=False, ssl_context=self.ssl)
-                self._pool_pid = os.getpid()
-            return self._pool
+            owned = self._owned_pool
+            if owned is None or owned[1] != os.getpid():
+                # The parent's pool is dropped without closing, because its sockets are the parent's.
+                pool = urllib3.PoolManager(num_pools=4, maxsize=self.pool_connections, block=False,
+                                           retries=False, ssl_context=self.ssl)
+                owned = self._owned_pool = (pool, os.getpid())
+            return owned[0]
 
     def close_connections(self) -> None:
-        """Close the open connections; the next call opens new ones."""
+        """Close the open connections. The next call opens new ones."""
         with self._pool_lock:
-            if self._pool is not None and self._pool_pid == os.getpid():
-                self._pool.clear()
-            self._pool = None
+            owned, self._owned_pool = self._owned_pool, None
+        if owned is not None and owned[1] == os.getpid():
+            owned[0].clear()
 
     def _perform_urllib_http_request_internal(self, url: str, req: Request) -> dict[str, Any]:
         if self.proxy is not None or not url.lower().startswith(("http://", "https://")):

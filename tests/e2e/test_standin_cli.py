@@ -86,8 +86,8 @@ def test_standin_shows_card_of_webhook_lead(tmp_path: Path) -> None:
         # The second click changes nothing; the rep gets a note that only they can see.
         notice = wait_for_line(standin, "only visible to the user", timeout=30)[-1]
         assert "U0SANNEDV1" in notice
-        refusal = wait_for_line(standin, "Deze lead is al behandeld", timeout=30)[-1]
-        assert "(SAL)" in refusal
+        already_handled = wait_for_line(standin, "Deze lead is al behandeld", timeout=30)[-1]
+        assert "(SAL)" in already_handled
     finally:
         for process in (web, standin):
             if process is not None:
@@ -95,17 +95,17 @@ def test_standin_shows_card_of_webhook_lead(tmp_path: Path) -> None:
                 process.wait(timeout=20)
 
 
-def test_click_refuses_real_slack_and_unknown_lead(tmp_path: Path) -> None:
+def test_click_rejects_remote_slack_and_unknown_lead(tmp_path: Path) -> None:
     real = clean_env(tmp_path, SLACK_BOT_TOKEN="xoxb-x", SLACK_SIGNING_SECRET="any-secret")
-    refused = subprocess.run([*HANDOFF, "click", "1"], env=real, cwd=tmp_path, capture_output=True, text=True,
-                             timeout=60)
-    assert refused.returncode != 0
-    assert "SLACK_API_URL is not set; handoff click works only against the stand-in" in refused.stderr
+    without_api_url = subprocess.run([*HANDOFF, "click", "1"], env=real, cwd=tmp_path, capture_output=True,
+                                     text=True, timeout=60)
+    assert without_api_url.returncode != 0
+    assert "SLACK_API_URL is not set; handoff click works only against the stand-in" in without_api_url.stderr
 
     remote = clean_env(tmp_path, SLACK_API_URL="https://slack.com/api/", SLACK_SIGNING_SECRET="any-secret")
-    refused = subprocess.run([*HANDOFF, "click", "1"], env=remote, cwd=tmp_path, capture_output=True, text=True,
-                             timeout=60)
-    assert "SLACK_API_URL is https://slack.com/api/" in refused.stderr
+    remote_api = subprocess.run([*HANDOFF, "click", "1"], env=remote, cwd=tmp_path, capture_output=True, text=True,
+                                timeout=60)
+    assert "SLACK_API_URL is https://slack.com/api/" in remote_api.stderr
 
     local = clean_env(tmp_path, SLACK_API_URL=f"http://127.0.0.1:{free_port()}/api/", SLACK_SIGNING_SECRET="any-secret")
     unknown = subprocess.run([*HANDOFF, "click", "7"], env=local, cwd=tmp_path, capture_output=True, text=True,

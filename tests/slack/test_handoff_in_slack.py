@@ -253,7 +253,7 @@ def test_listener_replies_reuse_the_process_connection(harness: Any, slack: Any)
     for _ in range(3):
         assert harness.slack_post(accept_body(harness, lead_id, user=PIETER)).status == 200
         assert harness.web.bolt.listener_work.wait_idle(10), "listener work still running after 10 s"
-    # Each refusal went out through the process's client, on its kept-open connection; a client
+    # Each refusal went out through the process's client, on its kept-open connection. A client
     # that Bolt builds per request would have opened one connection per refusal.
     assert len(slack.calls("chat.postEphemeral")) == 3
     assert slack.connections_opened == opened
