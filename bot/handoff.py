@@ -401,16 +401,17 @@ _LEAD_FOR_ACCEPT = _LEAD_WITH_LANGUAGE.options(load_only(*_ACCEPT_COLUMNS))
 def decide(
     session: Session, rt: Runtime, *, lead_id: int, version: int, user_id: str,
     accept: bool, reason: RejectionReason | None = None, rejection: RejectionInput | None = None,
-    claim: Claim | None = None, defer_clocks: bool = False,
+    claim: Claim | None = None, defer_clocks: bool = False, at: datetime | None = None,
 ) -> DecisionOutcome:
     """Accept or reject an MQL for `user_id`; a second click or a stale card changes nothing.
 
     An Accept takes `claim` on its card update, the only Slack call of the lead that it queues.
     With `defer_clocks`, an Accept leaves its clocks waiting: its decision clock runs on and its SAL
     clocks wait. The caller switches them with `start_waiting_sal_clocks` after the card update has
-    gone out, as of the Accept's time.
+    gone out, as of the Accept's time. `at` is the time of the decision when it is not now: a
+    click that a stopped process left undecided counts as of the click.
     """
-    now = rt.clock.now()
+    now = at or rt.clock.now()
     row = session.execute(_LEAD_FOR_ACCEPT if accept else _LEAD_WITH_LANGUAGE,
                           {"of_lead": lead_id, "user": user_id}).one_or_none()
     if row is None:

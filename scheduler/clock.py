@@ -11,6 +11,7 @@ from types import FrameType
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from bot.clicks import recover_clicks
 from bot.digest import due_weekly_digest
 from bot.events import forget_old_events
 from bot.nurture import reengage_due
@@ -29,6 +30,8 @@ RETENTION_FIRST_DELAY = timedelta(minutes=5)
 
 def run_once(rt: Runtime, sender: OutboxSender) -> None:
     """Run one tick: enqueue what fell due, then deliver what is waiting. Safe to run in several processes."""
+    # First, so that a click a stopped web process left undecided changes the lead before its alerts are swept.
+    recover_clicks(rt, sender)
     # Before the sweep, so that alerts of the clocks started here that are already due go out in this tick.
     started = start_overdue_sal_clocks(rt)
     if started:

@@ -286,6 +286,24 @@ class ProcessedEvent(Base):
     received_at: Mapped[datetime] = mapped_column(index=True)
 
 
+class PendingClick(Base):
+    """A rep's Accept click, stored before Slack gets its response, and deleted by the transaction that decides it.
+
+    A row older than a few seconds belongs to a process that died or hung before deciding; the
+    clock process decides it then. It holds ids only, no personal data, so it needs no erasure.
+    """
+
+    __tablename__ = "pending_clicks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lead_id: Mapped[int] = mapped_column(Integer)
+    version: Mapped[int] = mapped_column(Integer)
+    user_id: Mapped[str] = mapped_column(String(64))
+    team_id: Mapped[str | None] = mapped_column(String(64))
+    clicked_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class ContactAttempt(Base):
     """One touch of a rep on an accepted lead: a call, e-mail, LinkedIn message or other."""
 

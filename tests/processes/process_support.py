@@ -247,11 +247,13 @@ def wait_healthy(port: int, web: Proc) -> None:
 class SlackProcess:
     """The Slack stand-in in a process of its own; `calls()` reads what it recorded."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, latency: dict[str, float] | None = None) -> None:
+        """Start the stand-in; `latency` delays the responses of the Web API methods it names, in seconds."""
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         self.log = workdir / "slack.log"
+        delays = [f"{method}={seconds}" for method, seconds in (latency or {}).items()]
         with self.log.open("ab") as errors:
-            self.popen = subprocess.Popen([sys.executable, str(STANDIN_SCRIPT)], env=env, cwd=workdir,
+            self.popen = subprocess.Popen([sys.executable, str(STANDIN_SCRIPT), *delays], env=env, cwd=workdir,
                                           stdout=subprocess.PIPE, stderr=errors, start_new_session=True)
         assert self.popen.stdout is not None
         line = self.popen.stdout.readline().decode().strip()

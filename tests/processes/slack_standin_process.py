@@ -1,6 +1,7 @@
 """Run the Slack stand-in as a process of its own, for tests that start the bot as real processes.
 
-Usage: python slack_standin_process.py. The process prints `port <n>` once it
+Usage: python slack_standin_process.py [METHOD=SECONDS ...]. Each argument delays the
+responses of a Web API method, as a slow Slack would. The process prints `port <n>` once it
 listens on 127.0.0.1 and serves until it receives SIGTERM. Besides the Web API
 it serves `GET /_test/calls`, which returns every recorded call as JSON for
 the test to read at the end.
@@ -44,8 +45,11 @@ class RecordingStandin(SlackStandin):
                                     authorization=authorization, body=body, received_at=received_at)
 
 
-def main() -> int:
+def main(arguments: list[str]) -> int:
     standin = RecordingStandin()
+    for argument in arguments:
+        method, _, seconds = argument.partition("=")
+        standin.set_latency(float(seconds), method)
     for user_id, email in PEOPLE.items():
         standin.add_user(user_id, email=email, real_name=email.split("@")[0])
     for channel_id, name in CHANNELS.items():
@@ -60,4 +64,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

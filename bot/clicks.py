@@ -1,0 +1,204 @@
+"""Accept clicks stored before Slack gets its response, so that a process that dies before deciding loses none.
+
+The web process stores each Accept in `pending_clicks` and commits before it acks. The
+transaction that decides the click deletes that row, so a decided click has no row and an
+undecided one keeps it. The clock process decides the rows older than `PENDING_CLICK_GRACE`,
+whose process stopped or hung before deciding, as of the time of the click. When two processes
+decide one click, only the one whose DELETE finds the row decides; the other changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from bot.handoff import DecisionOutcome, decide
+from bot.i18n import t
+from bot.outbox import OutboxSender, Sendable
+from bot.preferences import user_language
+from bot.sla.clocks import start_waiting_sal_clocks
+from storage.models import PendingClick
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+# How old a stored click must be before the clock process decides it. A web process decides its
+# clicks within milliseconds, or seconds in a burst, so an older one belongs to a process that stopped.
+PENDING_CLICK_GRACE = timedelta(seconds=30)
+# Tries of the clock process per click; after them the click stays stored and is logged as given up.
+MAX_CLICK_ATTEMPTS = 5
+RECOVERY_BATCH = 100
+# The length of the id columns of `pending_clicks`. Slack's ids are far shorter.
+MAX_ID_LENGTH = 64
+
+_STORE = insert(PendingClick)
+_FORGET = delete(PendingClick).where(PendingClick.id == bindparam("pending_id"))
+
+
+@dataclass(frozen=True)
+class AcceptClick:
+    """A rep's click on Accept, read from Slack's payload."""
+
+    lead_id: int
+    version: int
+    user_id: str
+    team_id: str | None
+    # Where to answer with an ephemeral message; not stored, because a recovered click answers nobody.
+    channel_id: str | None = None
+
+
+def store_click(rt: Runtime, click: AcceptClick) -> int | None:
+    """Store `click` in a transaction of its own, and return its row's id.
+
+    Returns None when it cannot be stored: the click is then decided in memory only, as
+    before this table existed, and the failure is logged.
+    """
+    if len(click.user_id) > MAX_ID_LENGTH or len(click.team_id or "") > MAX_ID_LENGTH:
+        return None
+    try:
+        with rt.db.engine.begin() as connection:
+            result = connection.execute(_STORE, {
+                "lead_id": click.lead_id, "version": click.version, "user_id": click.user_id,
+                "team_id": click.team_id, "clicked_at": rt.clock.now(), "attempts": 0,
+            })
+            key = result.inserted_primary_key
+            return int(key[0]) if key is not None else None
+    except SQLAlchemyError as error:
+        log.warning("click.not_stored lead=%s error=%s: deciding it in memory only", click.lead_id,
+                    type(error).__name__)
+        return None
+
+
+def settle_click(rt: Runtime, sender: OutboxSender, click: AcceptClick, *, pending_id: int | None,
+                 client: WebClient | None = None, at: datetime | None = None) -> DecisionOutcome | None:
+    """Decide `click`, deliver its card update and switch its clocks; return the outcome.
+
+    With `pending_id`, the decision deletes that stored click in its transaction, and returns
+    None without deciding when the row is gone: another process decided it. With `client`, a
+    refusal or a failure is answered to the rep in an ephemeral message. `at` is the time of
+    the decision when it is not now.
+    """
+    try:
+        with rt.db.transaction() as session:
+            if pending_id is not None and not _forget(session, pending_id):
+                return None
+            claim = sender.new_claim()
+            # An Accept's clocks switch after its card update, so that the card changes sooner.
+            outcome = decide(session, rt, lead_id=click.lead_id, version=click.version, user_id=click.user_id,
+                             accept=True, claim=claim, defer_clocks=True, at=at)
+            # The card update is claimed with the decision, so that it goes to Slack right after the commit.
+            # An Accept's INSERT claims it when nothing else of the lead waits; otherwise one more statement does.
+            claimed: Sequence[Sendable] = ()
+            if outcome.status == "done":
+                claimed = claim.items or sender.claim_lead_items(session, outcome.lead_id)
+    except Exception:
+        reference = uuid.uuid4().hex[:8]
+        log.exception("action.failed ref=%s lead=%s user=%s", reference, click.lead_id, click.user_id)
+        if client is not None:
+            # The rep is told to try again, so the stored click must not be decided later as well.
+            if pending_id is not None:
+                forget_click(rt, pending_id)
+            tell(client, click.channel_id, click.user_id,
+                 user_text(rt, click.user_id, click.team_id, "action.failed", ref=reference))
+        return None
+
+    if outcome.status == "done":
+        try:
+            sender.deliver_claimed(claimed)
+        finally:
+            # The decision is stored, so its clocks switch and its Home tabs are queued even when
+            # marking the card update failed. If this process stops first, the clock process switches
+            # the clocks after WAITING_SAL_CLOCKS_GRACE.
+            try:
+                with rt.db.transaction() as session:
+                    start_waiting_sal_clocks(session, rt, outcome.lead_id)
+            finally:
+                sender.refresh_homes(claim.home_users)
+    elif outcome.message:
+        log.info("action.refused lead=%s user=%s status=%s", outcome.lead_id, click.user_id, outcome.status)
+        if client is not None:
+            tell(client, click.channel_id, click.user_id, outcome.message)
+    return outcome
+
+
+def _forget(session: Session, pending_id: int) -> bool:
+    """Delete a stored click in the caller's transaction; return whether it was still there."""
+    return bool(session.execute(_FORGET, {"pending_id": pending_id}).rowcount)
+
+
+def forget_click(rt: Runtime, pending_id: int) -> None:
+    """Delete a stored click that will not be decided; a failure is logged and leaves it to the clock process."""
+    try:
+        with rt.db.transaction() as session:
+            _forget(session, pending_id)
+    except SQLAlchemyError as error:
+        log.warning("click.not_forgotten pending=%s error=%s", pending_id, type(error).__name__)
+
+
+def recover_clicks(rt: Runtime, sender: OutboxSender) -> int:
+    """Decide the stored clicks older than `PENDING_CLICK_GRACE`, as of their time; return how many were decided.
+
+    Each gets a transaction of its own, and counts a try before it starts, so that a click whose
+    decision keeps failing stops after `MAX_CLICK_ATTEMPTS` tries instead of failing every tick.
+    A refusal is logged, not answered: the rep has seen the card unchanged and may have clicked again.
+    """
+    cutoff = rt.clock.now() - PENDING_CLICK_GRACE
+    with rt.db.transaction() as session:
+        rows = session.execute(
+            select(PendingClick.id, PendingClick.lead_id, PendingClick.version, PendingClick.user_id,
+                   PendingClick.team_id, PendingClick.clicked_at)
+            .where(PendingClick.clicked_at < cutoff, PendingClick.attempts < MAX_CLICK_ATTEMPTS)
+            .order_by(PendingClick.id).limit(RECOVERY_BATCH)).all()
+    decided = 0
+    for row in rows:
+        with rt.db.transaction() as session:
+            attempts = session.execute(
+                update(PendingClick).where(PendingClick.id == row.id).values(attempts=PendingClick.attempts + 1)
+                .returning(PendingClick.attempts)).scalar_one_or_none()
+        if attempts is None:
+            continue  # decided meanwhile
+        click = AcceptClick(lead_id=row.lead_id, version=row.version, user_id=row.user_id, team_id=row.team_id)
+        outcome = settle_click(rt, sender, click, pending_id=row.id, at=row.clicked_at)
+        if outcome is None:
+            if attempts >= MAX_CLICK_ATTEMPTS and _still_stored(rt, row.id):
+                log.error("click.recovery_gave_up pending=%s lead=%s attempts=%s: the click stays stored, undecided",
+                          row.id, row.lead_id, attempts)
+            continue
+        decided += 1
+        log.warning("click.recovered pending=%s lead=%s user=%s status=%s clicked_at=%s", row.id, row.lead_id,
+                    row.user_id, outcome.status, row.clicked_at.isoformat())
+    return decided
+
+
+def _still_stored(rt: Runtime, pending_id: int) -> bool:
+    with rt.db.transaction() as session:
+        return session.get(PendingClick, pending_id) is not None
+
+
+def tell(client: WebClient, channel_id: str | None, user_id: str, text: str) -> None:
+    """Send a user an ephemeral message. It is transient by nature, so a failure is logged, not queued."""
+    if channel_id is None:
+        return
+    try:
+        client.chat_postEphemeral(channel=channel_id, user=user_id, text=text)
+    except SlackApiError as error:
+        log.warning("action.ephemeral_failed user=%s error=%s", user_id, error.response.get("error"))
+
+
+def user_text(rt: Runtime, user_id: str, team_id: str | None, key: str, **values: object) -> str:
+    """Return the text `key` in the language of a user."""
+    with rt.db.transaction() as session:
+        language = user_language(session, rt.config, rt.settings.default_language, user_id, team_id)
+    return t(language, key, **values)
