@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot.clicks import AcceptClick, settle_click, store_click, tell, user_text
+from bot.clicks import AcceptClick, ClickStore, decide_click, finish_click, settle_click, tell, user_text
 from bot.ids import ActionId, LeadRef, parse_reject_option
 from bot.outbox import OutboxSender
 from bot.runtime import Runtime
@@ -23,15 +23,22 @@ MAX_LEAD_ID = 2_147_483_647
 
 
 def register(app: App, rt: Runtime, sender: OutboxSender, listener_work: ListenerWork) -> None:
+    clicks = ClickStore(rt)
+
     @app.action(ActionId.ACCEPT.value)
     def on_accept(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
-        # The click is stored before the ack, so that a process that stops before deciding it loses nothing.
+        # Decided or stored before the ack, so that a process that stops after the ack loses nothing.
         click = _accept_click(body, action)
-        if click is None:
-            ack()
-            return
-        pending_id = store_click(rt, click) if _is_storable_id(click.lead_id) else None
-        listener_work.submit("accept", _decide_accept, rt, sender, client, click, pending_id)
+        if click is not None and not _is_storable_id(click.lead_id):
+            listener_work.submit("accept", _tell_not_found, rt, client, click.channel_id, click.user_id, click.team_id)
+        elif click is not None and listener_work.quiet():
+            # Nothing else waits for this process, so the decision costs the response no more than storing the click.
+            decided = decide_click(rt, sender, click, pending_id=None, client=client)
+            if decided is not None:
+                listener_work.submit("accept", finish_click, rt, sender, click, decided, client)
+        elif click is not None:
+            pending_id = clicks.store(click)
+            listener_work.submit("accept", settle_click, rt, sender, click, pending_id=pending_id, client=client)
         ack()
 
     @app.action(ActionId.REJECT.value)
@@ -50,7 +57,7 @@ def register(app: App, rt: Runtime, sender: OutboxSender, listener_work: Listene
         except ValueError:
             ref = None  # open_reject_modal logs the invalid option
         if ref is not None and not _is_storable_id(ref.lead):
-            _tell_not_found(rt, client, payload)
+            _tell_not_found(rt, client, payload.channel_id, payload.user_id, payload.team_id)
             return
         open_reject_modal(rt, client, _checked_body(payload, body), select)
 
@@ -65,15 +72,6 @@ def _accept_click(body: dict[str, Any], action: dict[str, Any]) -> AcceptClick |
         return None
     return AcceptClick(lead_id=ref.lead, version=ref.v, user_id=payload.user_id, team_id=payload.team_id,
                        channel_id=payload.channel_id)
-
-
-def _decide_accept(rt: Runtime, sender: OutboxSender, client: WebClient, click: AcceptClick,
-                   pending_id: int | None) -> None:
-    if not _is_storable_id(click.lead_id):
-        tell(client, click.channel_id, click.user_id,
-             user_text(rt, click.user_id, click.team_id, "action.lead_not_found"))
-        return
-    settle_click(rt, sender, click, pending_id=pending_id, client=client)
 
 
 def _checked_body(payload: ActionPayload, body: dict[str, Any]) -> dict[str, Any]:
@@ -97,6 +95,5 @@ def _is_storable_id(lead_id: int) -> bool:
     return 0 < lead_id <= MAX_LEAD_ID
 
 
-def _tell_not_found(rt: Runtime, client: WebClient, payload: ActionPayload) -> None:
-    tell(client, payload.channel_id, payload.user_id,
-         user_text(rt, payload.user_id, payload.team_id, "action.lead_not_found"))
+def _tell_not_found(rt: Runtime, client: WebClient, channel_id: str | None, user_id: str, team_id: str | None) -> None:
+    tell(client, channel_id, user_id, user_text(rt, user_id, team_id, "action.lead_not_found"))

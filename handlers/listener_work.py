@@ -15,8 +15,8 @@ before they respond, because the response carries the field errors. Without
 process_before_response, Bolt keeps the response until ack() and checks for it every 10 ms, and a
 burst of listeners fills its five listener threads, so the next click's ack() waits in their queue.
 
-NOTE: work waiting here is in memory only. A process that dies before a decision commits loses
-that click, and the rep clicks again.
+Work waiting here is in memory only. An Accept click that waits here has been stored first
+(bot/clicks.py), so a process that dies before deciding it loses nothing.
 """
 
 from __future__ import annotations
@@ -122,6 +122,14 @@ class ListenerWork:
                 self._requests -= 1
                 if self._requests == 0:
                     self._quiet.notify_all()
+
+    def quiet(self) -> bool:
+        """Return whether no other request is in flight and no work is queued or running.
+
+        A listener may then do its work before it acks without delaying anything else.
+        """
+        with self._quiet:
+            return self._requests <= 1 and self._busy == 0
 
     def submit(self, name: str, work: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
         """Queue `work(*args, **kwargs)`, and log an exception it raises under `name`, without its arguments.

@@ -33,13 +33,20 @@ def accept_body(harness: Any, lead_id: int) -> str:
     return block_action_body(user_id=SANNE, action=action, channel_id=channel, message_ts=ts)
 
 
+def busy(harness: Any) -> Any:
+    """Keep another request in flight, so that the process is busy and stores a click instead of deciding it before the ack."""
+    return harness.web.bolt.listener_work.request_in_flight()
+
+
 @contextmanager
 def work_held(harness: Any) -> Iterator[threading.Event]:
-    """Hold every transaction begun outside the test's own thread until the yielded event is set.
+    """Keep the web process busy, and hold every transaction begun outside the test's thread until the yielded event is set.
 
-    The harness stores a click in the request thread, which is the test's, and runs its
-    decision in another thread: held here, the decision waits as if its process had stopped.
+    A busy process stores a click before the ack, in the request thread, which is the test's
+    here, and decides it after the ack in another thread. Held, the decision waits as if its
+    process had stopped.
     """
+    listener_work = harness.web.bolt.listener_work
     release = threading.Event()
     test_thread = threading.current_thread()
     engine = harness.rt.db.engine
@@ -56,10 +63,11 @@ def work_held(harness: Any) -> Iterator[threading.Event]:
     listener = ("before_cursor_execute", hold_sqlite_begin) if is_sqlite(engine) else ("begin", hold)
     event.listen(engine, *listener)
     try:
-        yield release
+        with busy(harness):
+            yield release
     finally:
         release.set()
-        assert harness.web.bolt.listener_work.wait_idle(20), "the held decision did not end"
+        assert listener_work.wait_idle(20), "the held decision did not end"
         event.remove(engine, *listener)
 
 
@@ -81,7 +89,27 @@ def accepts_of(harness: Any, lead_id: int) -> list[LeadTransition]:
             LeadTransition.lead_id == lead_id, LeadTransition.to_stage == "sal")))
 
 
-def test_click_is_stored_before_the_ack_and_deleted_by_its_decision(harness: Any, slack: Any) -> None:
+def test_quiet_process_decides_the_click_before_the_ack_without_storing_it(harness: Any, slack: Any) -> None:
+    lead_id = harness.add_lead(owner_email=SANNE_EMAIL)
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(harness.rt.db.engine, "before_cursor_execute", record)
+    try:
+        assert harness.slack_post(accept_body(harness, lead_id)).status == 200
+        # The response has come back; the card update may still be under way, but the decision is stored.
+        assert lead_of(harness, lead_id).stage == "sal"
+        assert harness.web.bolt.listener_work.wait_idle(10)
+    finally:
+        event.remove(harness.rt.db.engine, "before_cursor_execute", record)
+    assert not any("pending_clicks" in statement for statement in statements if statement.startswith("INSERT"))
+    assert pending(harness) == []
+    assert len(slack.calls("chat.update")) == 1
+
+
+def test_busy_process_stores_the_click_before_the_ack_and_its_decision_deletes_it(harness: Any, slack: Any) -> None:
     lead_id = harness.add_lead(owner_email=SANNE_EMAIL)
     with work_held(harness) as release:
         assert harness.slack_post(accept_body(harness, lead_id)).status == 200
@@ -188,13 +216,14 @@ def test_click_that_cannot_be_stored_is_decided_in_memory(harness: Any, slack: A
     event.listen(harness.rt.db.engine, "before_cursor_execute", fail_store)
     try:
         with caplog.at_level(logging.WARNING, logger="bot.clicks"):
-            assert harness.slack_post(accept_body(harness, lead_id)).status == 200
+            with busy(harness):
+                assert harness.slack_post(accept_body(harness, lead_id)).status == 200
             assert harness.web.bolt.listener_work.wait_idle(10)
     finally:
         event.remove(harness.rt.db.engine, "before_cursor_execute", fail_store)
     assert lead_of(harness, lead_id).stage == "sal"
     assert len(slack.calls("chat.update")) == 1
-    assert any(record.getMessage().startswith(f"click.not_stored lead={lead_id}") for record in caplog.records)
+    assert any(record.getMessage().startswith(f"click.not_stored leads={lead_id} ") for record in caplog.records)
 
 
 def test_failed_decision_is_answered_and_not_decided_again(harness: Any, slack: Any) -> None:
@@ -207,7 +236,8 @@ def test_failed_decision_is_answered_and_not_decided_again(harness: Any, slack: 
 
     event.listen(harness.rt.db.engine, "before_cursor_execute", fail_decision)
     try:
-        assert harness.slack_post(accept_body(harness, lead_id)).status == 200
+        with busy(harness):
+            assert harness.slack_post(accept_body(harness, lead_id)).status == 200
         ephemeral = slack.wait_for("chat.postEphemeral")
         assert harness.web.bolt.listener_work.wait_idle(10)
     finally:
