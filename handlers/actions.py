@@ -8,7 +8,15 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot.clicks import AcceptClick, ClickStore, decide_click, finish_click, settle_click, tell, user_text
+from bot.clicks import (
+    AcceptClick,
+    ClickStore,
+    decide_click,
+    finish_click,
+    settle_click,
+    tell,
+    user_text,
+)
 from bot.ids import ActionId, LeadRef, parse_reject_option
 from bot.outbox import OutboxSender
 from bot.runtime import Runtime
