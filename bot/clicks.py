@@ -64,7 +64,7 @@ class AcceptClick:
     version: int
     user_id: str
     team_id: str | None
-    # Where to answer with an ephemeral message; not stored, because a recovered click answers nobody.
+    # Where to send an ephemeral reply. Not stored, because a recovered click sends no ephemeral reply.
     channel_id: str | None = None
 
 
@@ -201,8 +201,8 @@ def decide_click(rt: Runtime, sender: OutboxSender, click: AcceptClick, *, pendi
 
     With `pending_id`, the transaction deletes that stored click, and returns None without
     deciding when the row is gone: another process decided it. A failure is logged and returns
-    None; with `client`, the rep is told to try again, and the stored click is deleted. `at` is
-    the time of the decision when it is not now.
+    None. With `client`, an ephemeral reply asks the rep to click again, and the stored click
+    is deleted. `at` is the time of the decision when it is not now.
     """
     try:
         with rt.db.transaction() as session:
@@ -221,7 +221,7 @@ def decide_click(rt: Runtime, sender: OutboxSender, click: AcceptClick, *, pendi
         reference = uuid.uuid4().hex[:8]
         log.exception("action.failed ref=%s lead=%s user=%s", reference, click.lead_id, click.user_id)
         if client is not None:
-            # The rep is told to try again, so the stored click must not be decided later as well.
+            # The rep is asked to click again, so the stored click must not be decided later as well.
             if pending_id is not None:
                 forget_click(rt, pending_id)
             tell(client, click.channel_id, click.user_id,
@@ -232,7 +232,7 @@ def decide_click(rt: Runtime, sender: OutboxSender, click: AcceptClick, *, pendi
 
 def finish_click(rt: Runtime, sender: OutboxSender, click: AcceptClick, decided: DecidedClick,
                  client: WebClient | None = None) -> None:
-    """Deliver a decided click's card update, switch its clocks and refresh its Home tabs; or answer a refusal."""
+    """Deliver a decided click's card update, switch its clocks and refresh its Home tabs, or send the rep a refusal."""
     outcome = decided.outcome
     if outcome.status == "done":
         try:
@@ -271,7 +271,7 @@ def recover_clicks(rt: Runtime, sender: OutboxSender) -> int:
 
     Each gets a transaction of its own, and counts a try before it starts, so that a click whose
     decision keeps failing stops after `MAX_CLICK_ATTEMPTS` tries instead of failing every tick.
-    A refusal is logged, not answered: the rep has seen the card unchanged and may have clicked again.
+    A refusal is logged without an ephemeral reply: the rep has seen the card unchanged and may have clicked again.
     """
     cutoff = rt.clock.now() - PENDING_CLICK_GRACE
     with rt.db.transaction() as session:
