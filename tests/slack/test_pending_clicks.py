@@ -248,3 +248,29 @@ def test_failed_decision_is_answered_and_not_decided_again(harness: Any, slack: 
     harness.rt.clock.advance(PENDING_CLICK_GRACE + timedelta(seconds=1))
     run_once(harness.rt, harness.sender)
     assert lead_of(harness, lead_id).stage == "mql"
+
+
+def test_quiet_process_answers_a_failed_decision_with_its_reference(harness: Any, slack: Any,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    lead_id = harness.add_lead(owner_email=SANNE_EMAIL)
+    body = accept_body(harness, lead_id)
+
+    def fail_decision(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "FROM leads" in statement:
+            raise RuntimeError("the leads table is unreadable")
+
+    event.listen(harness.rt.db.engine, "before_cursor_execute", fail_decision)
+    try:
+        with caplog.at_level(logging.ERROR, logger="bot.clicks"):
+            assert harness.slack_post(body).status == 200
+        assert harness.web.bolt.listener_work.wait_idle(10)
+    finally:
+        event.remove(harness.rt.db.engine, "before_cursor_execute", fail_decision)
+    [failure] = [record.getMessage() for record in caplog.records if record.getMessage().startswith("action.failed")]
+    reference = failure.split("ref=")[1].split()[0]
+    [ephemeral] = slack.calls("chat.postEphemeral")
+    assert ephemeral.params["user"] == SANNE
+    assert reference in ephemeral.params["text"]
+    assert lead_of(harness, lead_id).stage == "mql"
+    assert pending(harness) == []
+    assert slack.calls("chat.update") == []
