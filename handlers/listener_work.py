@@ -15,8 +15,11 @@ before they respond, because the response carries the field errors. Without
 process_before_response, Bolt keeps the response until ack() and checks for it every 10 ms, and a
 burst of listeners fills its five listener threads, so the next click's ack() waits in their queue.
 
-Work waiting here is in memory only. An Accept click that waits here has been stored first
-(bot/clicks.py), so a process that dies before deciding it loses nothing.
+NOTE: work waiting here is in memory only. An Accept click that waits here has been stored first
+(bot/clicks.py), so a process that dies before deciding it loses nothing. The other listeners
+that change a lead or a clock after their ack (Won, Lost, reassigning, a discovery date, Snooze,
+Resume, Acknowledge, a contest ruling) store nothing first: a process that dies before their
+change commits loses that click.
 """
 
 from __future__ import annotations
