@@ -18,11 +18,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import Row, bindparam, delete, insert, select, update
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -64,6 +64,8 @@ class AcceptClick:
     version: int
     user_id: str
     team_id: str | None
+    # The time of the click, which is the time of its decision, whichever process decides it.
+    clicked_at: datetime
     # Where to send an ephemeral reply. Not stored, because a recovered click sends no ephemeral reply.
     channel_id: str | None = None
 
@@ -101,10 +103,11 @@ class ClickStore:
         Returns None when it cannot be stored: the click is then decided in memory only, and
         the failure is logged.
         """
-        if len(click.user_id) > MAX_ID_LENGTH or len(click.team_id or "") > MAX_ID_LENGTH:
+        if not (_storable_id(click.user_id) and (click.team_id is None or _storable_id(click.team_id))):
+            # Such a click could fail the transaction of the others in its group.
             return None
         waiting = _Waiting({"lead_id": click.lead_id, "version": click.version, "user_id": click.user_id,
-                            "team_id": click.team_id, "clicked_at": self._rt.clock.now(), "attempts": 0})
+                            "team_id": click.team_id, "clicked_at": click.clicked_at, "attempts": 0})
         with self._lock:
             self._queue.append(waiting)
             waiting.leads = not self._writing
@@ -118,24 +121,39 @@ class ClickStore:
                 if gave_up:
                     log.warning("click.not_stored lead=%s error=Timeout: deciding it in memory only", click.lead_id)
                     return None
-                # Its batch is being written, or it has just been chosen to write the next one.
-                waiting.stored.wait()
+                # Its group is being written, or it has just been chosen to write the next one. A
+                # click chosen to lead finds `stored` set at once, so giving up here stalls no queue.
+                if not waiting.stored.wait(self._wait_seconds):
+                    log.warning("click.not_stored lead=%s error=Timeout: deciding it in memory only",
+                                click.lead_id)
+                    return None
             if not waiting.leads:
                 return waiting.pending_id
         self._write()
         return waiting.pending_id
 
     def _write(self) -> None:
-        """Store every queued click in one transaction, then let the next queued click lead."""
+        """Store every queued click in one transaction, then let the next queued click lead.
+
+        When that transaction fails, each click gets a transaction of its own, so that one click
+        the database rejects leaves the others of its group stored.
+        """
         with self._lock:
             batch, self._queue = self._queue, []
         try:
-            ids = self._insert([waiting.row for waiting in batch])
-            for waiting, pending_id in zip(batch, ids, strict=True):
-                waiting.pending_id = pending_id
-        except SQLAlchemyError as error:
-            log.warning("click.not_stored leads=%s error=%s: deciding them in memory only",
-                        ",".join(str(waiting.row["lead_id"]) for waiting in batch), type(error).__name__)
+            groups = [batch] if len(batch) == 1 else [batch, *([waiting] for waiting in batch)]
+            for group in groups:
+                try:
+                    ids = self._insert([waiting.row for waiting in group])
+                except Exception as error:  # noqa: BLE001 - the click is then decided in memory, and nothing is lost
+                    if len(group) == 1:
+                        log.warning("click.not_stored lead=%s error=%s: deciding it in memory only",
+                                    group[0].row["lead_id"], type(error).__name__)
+                    continue
+                for waiting, pending_id in zip(group, ids, strict=True):
+                    waiting.pending_id = pending_id
+                if group is batch:
+                    break
         finally:
             for waiting in batch:
                 waiting.leads = False
@@ -182,13 +200,18 @@ class DecidedClick:
     home_users: list[str]
 
 
+def _storable_id(value: str) -> bool:
+    """Check a Slack id for the `pending_clicks` columns: printable ASCII, at most MAX_ID_LENGTH characters."""
+    return len(value) <= MAX_ID_LENGTH and value.isascii() and value.isprintable()
+
+
 def settle_click(rt: Runtime, sender: OutboxSender, click: AcceptClick, *, pending_id: int | None,
-                 client: WebClient | None = None, at: datetime | None = None) -> DecisionOutcome | None:
+                 client: WebClient | None = None) -> DecisionOutcome | None:
     """Decide `click`, then deliver its card update and switch its clocks; return the outcome.
 
     Returns None when the click was not decided here (see `decide_click`).
     """
-    decided = decide_click(rt, sender, click, pending_id=pending_id, client=client, at=at)
+    decided = decide_click(rt, sender, click, pending_id=pending_id, client=client)
     if decided is None:
         return None
     finish_click(rt, sender, click, decided, client)
@@ -196,13 +219,13 @@ def settle_click(rt: Runtime, sender: OutboxSender, click: AcceptClick, *, pendi
 
 
 def decide_click(rt: Runtime, sender: OutboxSender, click: AcceptClick, *, pending_id: int | None,
-                 client: WebClient | None = None, at: datetime | None = None) -> DecidedClick | None:
+                 client: WebClient | None = None) -> DecidedClick | None:
     """Decide `click` in one transaction, and claim its card update.
 
     With `pending_id`, the transaction deletes that stored click, and returns None without
     deciding when the row is gone: another process decided it. A failure is logged and returns
     None. With `client`, an ephemeral reply asks the rep to click again, and the stored click
-    is deleted. `at` is the time of the decision when it is not now.
+    is deleted. The decision counts as of the time of the click.
     """
     try:
         with rt.db.transaction() as session:
@@ -211,7 +234,7 @@ def decide_click(rt: Runtime, sender: OutboxSender, click: AcceptClick, *, pendi
             claim = sender.new_claim()
             # An Accept's clocks switch after its card update, so that the card changes sooner.
             outcome = decide(session, rt, lead_id=click.lead_id, version=click.version, user_id=click.user_id,
-                             accept=True, claim=claim, defer_clocks=True, at=at)
+                             accept=True, claim=claim, defer_clocks=True, at=click.clicked_at)
             # The card update is claimed with the decision, so that it goes to Slack right after the commit.
             # An Accept's INSERT claims it when nothing else of the lead waits; otherwise one more statement does.
             claimed: Sequence[Sendable] = ()
@@ -282,23 +305,38 @@ def recover_clicks(rt: Runtime, sender: OutboxSender) -> int:
             .order_by(PendingClick.id).limit(RECOVERY_BATCH)).all()
     decided = 0
     for row in rows:
-        with rt.db.transaction() as session:
-            attempts = session.execute(
-                update(PendingClick).where(PendingClick.id == row.id).values(attempts=PendingClick.attempts + 1)
-                .returning(PendingClick.attempts)).scalar_one_or_none()
-        if attempts is None:
-            continue  # decided meanwhile
-        click = AcceptClick(lead_id=row.lead_id, version=row.version, user_id=row.user_id, team_id=row.team_id)
-        outcome = settle_click(rt, sender, click, pending_id=row.id, at=row.clicked_at)
-        if outcome is None:
-            if attempts >= MAX_CLICK_ATTEMPTS and _still_stored(rt, row.id):
-                log.error("click.recovery_gave_up pending=%s lead=%s attempts=%s: the click stays stored, undecided",
-                          row.id, row.lead_id, attempts)
-            continue
-        decided += 1
-        log.warning("click.recovered pending=%s lead=%s user=%s status=%s clicked_at=%s", row.id, row.lead_id,
-                    row.user_id, outcome.status, row.clicked_at.isoformat())
+        # One click's failure must not hold up the others, nor the rest of the clock's tick.
+        try:
+            decided += _recover_click(rt, sender, row)
+        except Exception:  # noqa: BLE001 - logged with its trace; the click stays stored and is tried again
+            log.exception("click.recovery_failed pending=%s lead=%s", row.id, row.lead_id)
     return decided
+
+
+def _recover_click(rt: Runtime, sender: OutboxSender, row: Row[Any]) -> bool:
+    """Decide one stored click, counting the try first; return whether this call decided it."""
+    with rt.db.transaction() as session:
+        attempts = session.execute(
+            update(PendingClick).where(PendingClick.id == row.id).values(attempts=PendingClick.attempts + 1)
+            .returning(PendingClick.attempts)).scalar_one_or_none()
+    if attempts is None:
+        return False  # decided meanwhile
+    click = AcceptClick(lead_id=row.lead_id, version=row.version, user_id=row.user_id, team_id=row.team_id,
+                        clicked_at=row.clicked_at)
+    decided = decide_click(rt, sender, click, pending_id=row.id)
+    if decided is None:
+        if attempts >= MAX_CLICK_ATTEMPTS and _still_stored(rt, row.id):
+            log.error("click.recovery_gave_up pending=%s lead=%s attempts=%s: the click stays stored, undecided",
+                      row.id, row.lead_id, attempts)
+        return False
+    log.warning("click.recovered pending=%s lead=%s user=%s status=%s clicked_at=%s", row.id, row.lead_id,
+                row.user_id, decided.outcome.status, row.clicked_at.isoformat())
+    try:
+        finish_click(rt, sender, click, decided)
+    except Exception:  # noqa: BLE001 - the decision is stored; the outbox and the clock's next ticks finish the rest
+        log.exception("click.finish_failed pending=%s lead=%s: the outbox sends the card update and the clock "
+                      "process switches the clocks later", row.id, row.lead_id)
+    return True
 
 
 def _still_stored(rt: Runtime, pending_id: int) -> bool:

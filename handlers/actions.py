@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -36,7 +37,7 @@ def register(app: App, rt: Runtime, sender: OutboxSender, listener_work: Listene
     @app.action(ActionId.ACCEPT.value)
     def on_accept(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         # Decided or stored before the ack, so that a process that stops after the ack loses nothing.
-        click = _accept_click(body, action)
+        click = _accept_click(body, action, rt.clock.now())
         if click is not None and not _is_storable_id(click.lead_id):
             listener_work.submit("accept", _tell_not_found, rt, client, click.channel_id, click.user_id, click.team_id)
         elif click is not None and listener_work.quiet():
@@ -70,7 +71,7 @@ def register(app: App, rt: Runtime, sender: OutboxSender, listener_work: Listene
         open_reject_modal(rt, client, _checked_body(payload, body), select)
 
 
-def _accept_click(body: dict[str, Any], action: dict[str, Any]) -> AcceptClick | None:
+def _accept_click(body: dict[str, Any], action: dict[str, Any], clicked_at: datetime) -> AcceptClick | None:
     """Read an Accept click from its payload, or log why it cannot be read and return None."""
     try:
         payload = parse_action(body, action)
@@ -79,7 +80,7 @@ def _accept_click(body: dict[str, Any], action: dict[str, Any]) -> AcceptClick |
         log.warning("action.invalid_payload action=%s error=%s", action.get("action_id"), error)
         return None
     return AcceptClick(lead_id=ref.lead, version=ref.v, user_id=payload.user_id, team_id=payload.team_id,
-                       channel_id=payload.channel_id)
+                       clicked_at=clicked_at, channel_id=payload.channel_id)
 
 
 def _checked_body(payload: ActionPayload, body: dict[str, Any]) -> dict[str, Any]:

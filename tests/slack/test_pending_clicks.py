@@ -14,6 +14,7 @@ from sqlalchemy import event, select
 
 from bot.clicks import MAX_CLICK_ATTEMPTS, PENDING_CLICK_GRACE, recover_clicks
 from bot.ids import ActionId, LeadRef
+from bot.sla.clocks import WAITING_SAL_CLOCKS_GRACE
 from bot.slack_standin.interactions import block_action_body, button_action
 from scheduler.clock import run_once
 from storage.db import is_sqlite
@@ -24,13 +25,13 @@ SANNE_EMAIL = "sanne.devries@handoff-demo.nl"
 DAAN_EMAIL = "daan.bakker@handoff-demo.nl"
 
 
-def accept_body(harness: Any, lead_id: int) -> str:
+def accept_body(harness: Any, lead_id: int, user_id: str = SANNE) -> str:
     with harness.rt.db.transaction() as session:
         lead = session.get(Lead, lead_id)
         assert lead is not None
         channel, ts = lead.card_channel, lead.card_ts
     action = button_action(ActionId.ACCEPT.value, LeadRef(lead=lead_id, v=2).encode())
-    return block_action_body(user_id=SANNE, action=action, channel_id=channel, message_ts=ts)
+    return block_action_body(user_id=user_id, action=action, channel_id=channel, message_ts=ts)
 
 
 def busy(harness: Any) -> Any:
@@ -223,7 +224,7 @@ def test_click_that_cannot_be_stored_is_decided_in_memory(harness: Any, slack: A
         event.remove(harness.rt.db.engine, "before_cursor_execute", fail_store)
     assert lead_of(harness, lead_id).stage == "sal"
     assert len(slack.calls("chat.update")) == 1
-    assert any(record.getMessage().startswith(f"click.not_stored leads={lead_id} ") for record in caplog.records)
+    assert any(record.getMessage().startswith(f"click.not_stored lead={lead_id} ") for record in caplog.records)
 
 
 def test_failed_decision_is_answered_and_not_decided_again(harness: Any, slack: Any) -> None:
@@ -274,3 +275,62 @@ def test_quiet_process_answers_a_failed_decision_with_its_reference(harness: Any
     assert lead_of(harness, lead_id).stage == "mql"
     assert pending(harness) == []
     assert slack.calls("chat.update") == []
+
+
+def test_clock_tick_survives_a_recovered_click_that_fails(harness: Any, slack: Any,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    first = harness.add_lead(1, owner_email=SANNE_EMAIL)
+    second = harness.add_lead(2, owner_email=SANNE_EMAIL)
+    failed_once = threading.Event()
+
+    def fail_first_clock_switch(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        # The clock switch of the first recovered Accept fails once, after its decision was stored.
+        if statement.startswith("UPDATE leads SET sal_clocks_from") and not failed_once.is_set():
+            failed_once.set()
+            raise harness.rt.db.engine.dialect.dbapi.OperationalError("server closed the connection unexpectedly")
+
+    event.listen(harness.rt.db.engine, "before_cursor_execute", fail_first_clock_switch)
+    try:
+        with work_held(harness):
+            assert harness.slack_post(accept_body(harness, first)).status == 200
+            assert harness.slack_post(accept_body(harness, second)).status == 200
+            assert sorted(click.lead_id for click in pending(harness)) == [first, second]
+            harness.rt.clock.advance(PENDING_CLICK_GRACE + timedelta(seconds=1))
+            with caplog.at_level(logging.ERROR, logger="bot.clicks"):
+                run_once(harness.rt, harness.sender)
+            assert failed_once.is_set()
+            assert lead_of(harness, first).stage == "sal"
+            assert lead_of(harness, second).stage == "sal", "the second stored click waited for the next tick"
+            assert pending(harness) == []
+    finally:
+        event.remove(harness.rt.db.engine, "before_cursor_execute", fail_first_clock_switch)
+    assert any(record.getMessage().startswith(f"click.finish_failed pending=1 lead={first}") for record in caplog.records)
+    # The first lead's clocks switch on a later tick, once WAITING_SAL_CLOCKS_GRACE has passed.
+    harness.rt.clock.advance(WAITING_SAL_CLOCKS_GRACE)
+    run_once(harness.rt, harness.sender)
+    assert lead_of(harness, first).sal_clocks_from is None
+    assert len(slack.calls("chat.update")) == 2
+
+
+def test_busy_process_acks_a_click_whose_user_cannot_be_stored(harness: Any, slack: Any) -> None:
+    lead_id = harness.add_lead(owner_email=SANNE_EMAIL)
+    # JSON can carry this user id, and no database driver can encode it.
+    body = accept_body(harness, lead_id, user_id="U0SANNE\ud800")
+    with busy(harness):
+        reply = harness.slack_post(body)
+    assert harness.web.bolt.listener_work.wait_idle(10)
+    assert reply.status == 200
+    assert lead_of(harness, lead_id).stage == "mql"
+    assert pending(harness) == []
+
+
+def test_own_process_decides_a_stored_click_as_of_the_click(harness: Any, slack: Any) -> None:
+    # A click that waited in a busy process counts as of its time, as it does when the clock process decides it.
+    lead_id = harness.add_lead(owner_email=SANNE_EMAIL)
+    clicked_at = harness.rt.clock.now()
+    with work_held(harness) as release:
+        assert harness.slack_post(accept_body(harness, lead_id)).status == 200
+        harness.rt.clock.advance(timedelta(seconds=10))
+        release.set()
+    lead = lead_of(harness, lead_id)
+    assert (lead.stage, lead.decided_at) == ("sal", clicked_at)
