@@ -290,7 +290,7 @@ class PendingClick(Base):
     """A rep's Accept click, stored before Slack gets its response, and deleted by the transaction that decides it.
 
     A row older than a few seconds belongs to a process that died or hung before deciding; the
-    clock process decides it then. It holds ids only, no personal data, so it needs no erasure.
+    clock process decides it then. It contains ids only, no personal data, so it needs no erasure.
     """
 
     __tablename__ = "pending_clicks"

@@ -280,8 +280,8 @@ def test_web_killed_during_clicks(tmp_path: Path, schema_url: str, seed: int) ->
         context += f"; SAL clocks left waiting by the kill: {left_waiting}; clicks left undecided: {left_undecided}"
         clock = start("clock", ["clock"], env, tmp_path)
         processes.append(clock)
-        # Every click that Slack saw answered counts without a second click: the clock process
-        # decides those that the killed process had stored but not decided.
+        # Every click that got HTTP 200 counts without a second click: the clock process decides
+        # those that the killed process had stored but not decided.
         answered = {lead_id for lead_id, answer in zip(lead_ids, answers, strict=True) if answer == 200}
 
         def answered_accepted() -> bool:
@@ -289,8 +289,8 @@ def test_web_killed_during_clicks(tmp_path: Path, schema_url: str, seed: int) ->
                     and count(schema_url, select(func.count()).select_from(PendingClick)) == 0)
 
         wait_until(answered_accepted, timeout=60, message=lambda: f"{context}\n{clock.tail()}")
-        # A click that got no answer showed the rep an error, so the rep clicks again; so may one that did.
-        # Each lead must still move once.
+        # A click without a response showed the rep an error, so the rep clicks again. A rep may also
+        # click again after a response. Each lead must still move once.
         for body in clicks:
             assert post_slack(port, body) == 200, context
 
