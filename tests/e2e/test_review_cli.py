@@ -94,7 +94,7 @@ def test_review_post_uploads_message_and_charts(tmp_path: Path) -> None:
         upgrade(env["DATABASE_URL"])
         result = run(["review", "monthly", "--post", "--channel", "C0SALES001"], env, tmp_path)
         assert result.returncode == 0, result.stderr
-        assert "4 Slack calls sent (the message and 3 charts)" in result.stdout
+        assert "4 Slack calls sent (the message and 3 charts)" in result.stdout, result.stderr
         [message] = slack.messages("C0SALES001")
         assert message["text"].startswith("Maandelijkse deep dive")
         files = slack.files("C0SALES001")
