@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import Row, bindparam, delete, insert, select, update
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bot.handoff import DecisionOutcome, decide
@@ -31,7 +30,6 @@ from bot.i18n import t
 from bot.outbox import OutboxSender, Sendable
 from bot.preferences import user_language
 from bot.sla.clocks import start_waiting_sal_clocks
-from storage.db import SQLITE_BUSY_TIMEOUT_MS, is_sqlite
 from storage.models import PendingClick
 
 if TYPE_CHECKING:
@@ -49,8 +47,6 @@ RECOVERY_BATCH = 100
 MAX_ID_LENGTH = 64
 # How long a click waits for the transactions of the clicks before it; SQLite's busy timeout is 10 s.
 STORE_WAIT_SECONDS = 12.0
-# How often a click's transaction tries again for SQLite's write lock while another connection holds it.
-SQLITE_RETRY_SECONDS = 0.0002
 
 _STORE = insert(PendingClick).returning(PendingClick.id, sort_by_parameter_order=True)
 _FORGET = delete(PendingClick).where(PendingClick.id == bindparam("pending_id"))
@@ -166,29 +162,7 @@ class ClickStore:
                     self._writing = False
 
     def _insert(self, rows: list[dict[str, object]]) -> list[int]:
-        engine = self._rt.db.engine
-        if not is_sqlite(engine):
-            with engine.begin() as connection:
-                return list(connection.execute(_STORE, rows).scalars())
-        # SQLite's own wait for a busy database sleeps 1, 2, 5, 10 ms and longer between tries, so
-        # a click that finds another process writing waited for tens of milliseconds. This one
-        # tries again every SQLITE_RETRY_SECONDS instead, for as long as the busy timeout.
-        deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
-        with engine.connect() as connection:
-            driver = connection.connection.driver_connection
-            assert driver is not None
-            driver.execute("PRAGMA busy_timeout=0")
-            try:
-                while True:
-                    try:
-                        with connection.begin():
-                            return list(connection.execute(_STORE, rows).scalars())
-                    except OperationalError as error:
-                        if "locked" not in str(error.orig) or time.monotonic() > deadline:
-                            raise
-                    time.sleep(SQLITE_RETRY_SECONDS)
-            finally:
-                driver.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        return self._rt.db.write_without_busy_sleep(lambda connection: list(connection.execute(_STORE, rows).scalars()))
 
 
 @dataclass(frozen=True)

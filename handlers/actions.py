@@ -38,14 +38,16 @@ def register(app: App, rt: Runtime, sender: OutboxSender, listener_work: Listene
     def on_accept(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         # Decided or stored before the ack, so that a process that stops after the ack loses nothing.
         click = _accept_click(body, action, rt.clock.now())
-        if click is not None and not _is_storable_id(click.lead_id):
+        if click is None:
+            pass  # _accept_click logged why the payload is invalid
+        elif not _is_storable_id(click.lead_id):
             listener_work.submit("accept", _tell_not_found, rt, client, click.channel_id, click.user_id, click.team_id)
-        elif click is not None and listener_work.quiet():
+        elif listener_work.quiet():
             # Nothing else waits for this process, so the decision costs the response no more than storing the click.
             decided = decide_click(rt, sender, click, pending_id=None, client=client)
             if decided is not None:
                 listener_work.submit("accept", finish_click, rt, sender, click, decided, client)
-        elif click is not None:
+        else:
             pending_id = clicks.store(click)
             listener_work.submit("accept", settle_click, rt, sender, click, pending_id=pending_id, client=client)
         ack()

@@ -147,7 +147,7 @@ def test_clock_process_decides_a_click_left_undecided_as_of_the_click(harness: A
             assert (decision.status, decision.stopped_at) == ("stopped", clicked_at)
             assert session.scalars(select(SlaClock.started_at).where(
                 SlaClock.lead_id == lead_id, SlaClock.kind == "cadence")).one() == clicked_at
-        # The web process wakes up and finds its click decided: it changes nothing and tells nobody.
+        # The web process wakes up and finds its click decided, so it changes nothing and sends no reply.
         release.set()
     assert len(accepts_of(harness, lead_id)) == 1
     assert len(slack.calls("chat.update")) == 1
@@ -244,7 +244,7 @@ def test_failed_decision_is_answered_and_not_decided_again(harness: Any, slack: 
     finally:
         event.remove(harness.rt.db.engine, "before_cursor_execute", fail_decision)
     assert ephemeral.params["user"] == SANNE
-    # The rep is told to click again, so the clock process must not decide the click later.
+    # The reply asks the rep to click again, so the clock process must not decide the click later.
     assert pending(harness) == []
     harness.rt.clock.advance(PENDING_CLICK_GRACE + timedelta(seconds=1))
     run_once(harness.rt, harness.sender)
