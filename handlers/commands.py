@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -52,11 +53,11 @@ def register(app: App, rt: Runtime, listener_work: ListenerWork) -> None:
         log.info("command.sla user=%s", payload.user_id)
 
     @app.command("/handoff")
-    @listener_work.after_ack("handoff")
-    def on_handoff(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
-        ack()
-        payload = CommandPayload.model_validate(command)
-        respond(text=handoff_command(rt, payload), response_type="ephemeral")
+    @listener_work.change_before_ack("handoff")
+    def on_handoff(ack: Ack, command: dict[str, Any], respond: Respond) -> Callable[[], Any]:
+        # `/handoff taal` stores the language before the ack; the reply follows the response.
+        text = handoff_command(rt, CommandPayload.model_validate(command))
+        return lambda: respond(text=text, response_type="ephemeral")
 
 
 def handoff_command(rt: Runtime, payload: CommandPayload) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -75,61 +76,62 @@ def register(app: App, rt: Runtime, sender: OutboxSender, listener_work: Listene
         # The response goes to Slack when this listener returns, so Slack calls wait for the pool.
         listener_work.submit("deliver", deliver, result)
 
-    def rule(body: dict[str, Any], action: dict[str, Any], client: WebClient, overturn: bool) -> None:
+    def rule(body: dict[str, Any], action: dict[str, Any], client: WebClient,
+             overturn: bool) -> Callable[[], None] | None:
         contest_id = database_id(str(action.get("value") or ""))
         if contest_id is None:
             log.warning("contest.invalid_payload")
-            return
+            return None
         with rt.db.transaction() as session:
             result = rule_on_contest(session, rt, contest_id=contest_id, user_id=body["user"]["id"], overturn=overturn)
         if result.status != "done" and result.message:
-            _tell(client, body, result.message)
-        deliver(result)
-        if result.status == "done":
-            sender.deliver_due(limit=20)
+            message = result.message
+            return lambda: _tell(client, body, message)
+        return lambda: deliver(result)
 
     @app.action(ActionId.UPHOLD.value)
-    @listener_work.after_ack("uphold")
-    def on_uphold(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
-        ack()
-        rule(body, action, client, overturn=False)
+    @listener_work.change_before_ack("uphold")
+    def on_uphold(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> Callable[[], None] | None:
+        return rule(body, action, client, overturn=False)
 
     @app.action(ActionId.OVERTURN.value)
-    @listener_work.after_ack("overturn")
-    def on_overturn(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
-        ack()
-        rule(body, action, client, overturn=True)
+    @listener_work.change_before_ack("overturn")
+    def on_overturn(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> Callable[[], None] | None:
+        return rule(body, action, client, overturn=True)
 
     @app.action(ActionId.ACKNOWLEDGE.value)
-    @listener_work.after_ack("acknowledge")
-    def on_acknowledge(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
-        ack()
+    @listener_work.change_before_ack("acknowledge")
+    def on_acknowledge(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> Callable[[], None] | None:
         clock_id = database_id(str(action.get("value") or ""))
         if clock_id is None:
             log.warning("escalation.invalid_payload")
-            return
+            return None
         user_id = body["user"]["id"]
         with rt.db.transaction() as session:
             result = acknowledge(session, rt, clock_id=clock_id, user_id=user_id)
             language = user_language(session, rt.config, rt.settings.default_language, user_id)
         texts = {"done": "escalation.acknowledged", "already": "escalation.already_acknowledged",
                  "not_allowed": "escalation.not_allowed", "not_found": "action.lead_not_found"}
-        _tell(client, body, t(language, texts[result.status], user=f"<@{result.by}>" if result.by else ""))
+        text = t(language, texts[result.status], user=f"<@{result.by}>" if result.by else "")
+        return lambda: _tell(client, body, text)
 
     @app.action(ActionId.LANGUAGE.value)
-    @listener_work.after_ack("language")
-    def on_language(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
-        ack()
+    @listener_work.change_before_ack("language")
+    def on_language(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> Callable[[], None] | None:
         choice = str((action.get("selected_option") or {}).get("value") or "")
         user_id = body["user"]["id"]
         if choice not in LANGUAGES:
             log.warning("home.invalid_language user=%s", user_id)
-            return
+            return None
         with rt.db.transaction() as session:
             set_user_language(session, user_id, choice, rt.clock.now())
-        with rt.db.transaction() as session:
-            view = home_view(session, rt, user_id)
-        try:
-            client.views_publish(user_id=user_id, view=view)
-        except SlackApiError as error:
-            log.warning("home.publish_failed user=%s error=%s", user_id, error.response.get("error"))
+
+        def publish_home() -> None:
+            with rt.db.transaction() as session:
+                view = home_view(session, rt, user_id)
+            try:
+                client.views_publish(user_id=user_id, view=view)
+            except SlackApiError as error:
+                log.warning("home.publish_failed user=%s error=%s", user_id, error.response.get("error"))
+
+        return publish_home

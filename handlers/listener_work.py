@@ -2,7 +2,7 @@
 
 The Bolt app runs with process_before_response, so each listener runs in the HTTP request
 thread and Slack gets its response when the listener returns. Listeners hand their work to this
-class and return, so the response to a click waits for neither the decision nor a call to Slack.
+class and return, so the response to a click waits for no call to Slack.
 
 Work queued while the WSGI app handles a request runs after the response has been sent: the
 server calls the response's close() then (PEP 3333), and close() runs the work in that same
@@ -15,16 +15,16 @@ before they respond, because the response carries the field errors. Without
 process_before_response, Bolt keeps the response until ack() and checks for it every 10 ms, and a
 burst of listeners fills its five listener threads, so the next click's ack() waits in their queue.
 
-NOTE: work waiting here is in memory only. An Accept click that waits here has been stored first
-(bot/clicks.py), so a process that dies before deciding it loses nothing. The other listeners
-that change a lead or a clock after their ack (Won, Lost, reassigning, a discovery date, Snooze,
-Resume, Acknowledge, a contest ruling) store nothing first: a process that dies before their
-change commits loses that click.
+Work waiting here is in memory only, so no change to a lead or a clock may wait here. An Accept
+click is decided before the ack, or stored first and decided after it (bot/clicks.py). The other
+listeners that change a lead or a clock commit their change before the ack
+(`change_before_ack`), and leave only their Slack calls for after the response.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import threading
 import time
@@ -180,6 +180,41 @@ class ListenerWork:
                 self.submit(name, listener, **kwargs)
                 if ack is not None:
                     ack()
+
+            return run  # type: ignore[return-value]
+
+        return decorate
+
+    def change_before_ack(self, name: str) -> Callable[[Listener], Listener]:
+        """Decorate a Bolt listener that changes a lead or a clock at once, so that the change commits before the ack.
+
+        The body commits its change and returns the work to run after the response, such as its
+        Slack calls, or None. Slack then gets its response only once the change is stored, and a
+        process that stops after the response loses no click: the outbox items that the change
+        wrote go out from the clock process. Only the Slack calls wait in memory, and an
+        ephemeral reply lost with its process is transient anyway. The body must take `ack`,
+        because Bolt passes only the arguments that the body names; it gets one that does
+        nothing, and the decorator acks after the body returns or raises. An exception is logged
+        with its type only, as for `submit`, because its message can hold lead data.
+        """
+
+        def decorate(listener: Listener) -> Listener:
+            if "ack" not in inspect.signature(listener).parameters:
+                raise TypeError(f"{listener.__name__} must take ack, so that Bolt passes it to change_before_ack")
+
+            @functools.wraps(listener)
+            def run(**kwargs: Any) -> None:
+                ack = kwargs["ack"]
+                kwargs["ack"] = _acked_already
+                after: Callable[[], Any] | None = None
+                try:
+                    after = listener(**kwargs)
+                except Exception as error:  # noqa: BLE001 - logged without its message; the rep may click again
+                    log.error("listener.change_failed work=%s error=%s", name, type(error).__name__)
+                finally:
+                    ack()
+                if after is not None:
+                    self.submit(name, after)
 
             return run  # type: ignore[return-value]
 

@@ -1,7 +1,8 @@
 """Card actions after the MQL gate and the modals behind them.
 
-Each listener acks first, reads the payload into typed values, calls one
-domain function and lets the outbox update the card.
+Each listener reads the payload into typed values and calls one domain function. A button
+that changes the lead at once commits that change before the ack; one that opens a modal acks
+first. The outbox updates the card.
 """
 
 from __future__ import annotations
@@ -188,7 +189,9 @@ def register(app: App, rt: Runtime, sender: OutboxSender, listener_work: Listene
         if result.done:
             sender.deliver_lead(result.lead_id)
 
-    def run_action(client: WebClient, body: dict[str, Any], work: Callable[[Session, str], sales.ActionResult]) -> None:
+    def run_action(client: WebClient, body: dict[str, Any],
+                   work: Callable[[Session, str], sales.ActionResult]) -> Callable[[], None] | None:
+        """Commit `work` in a transaction of its own; return the Slack calls to make after the response."""
         user_id = body["user"]["id"]
         try:
             with rt.db.transaction() as session:
@@ -196,14 +199,18 @@ def register(app: App, rt: Runtime, sender: OutboxSender, listener_work: Listene
         except Exception:
             reference = uuid.uuid4().hex[:8]
             log.exception("sales.action_failed ref=%s user=%s", reference, user_id)
-            with rt.db.transaction() as session:
-                language = user_language(session, rt.config, rt.settings.default_language, user_id)
-            _tell(client, body, t(language, "action.failed", ref=reference))
-            return
+
+            def tell_failed() -> None:
+                with rt.db.transaction() as session:
+                    language = user_language(session, rt.config, rt.settings.default_language, user_id)
+                _tell(client, body, t(language, "action.failed", ref=reference))
+
+            return tell_failed
         if result.done:
-            deliver(result)
-        elif result.message:
-            _tell(client, body, result.message)
+            return lambda: deliver(result)
+        if result.message:
+            return lambda: _tell(client, body, result.message or "?")
+        return None
 
     # Buttons that open a modal ---------------------------------------------------------------
 
@@ -249,45 +256,44 @@ def register(app: App, rt: Runtime, sender: OutboxSender, listener_work: Listene
     # Actions that change the lead at once ----------------------------------------------------
 
     @app.action(ActionId.DISCOVERY_DATE.value)
-    @listener_work.after_ack("discovery_date")
-    def on_discovery_date(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
-        ack()
+    @listener_work.change_before_ack("discovery_date")
+    def on_discovery_date(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> Callable[[], None] | None:
         day = SubmittedValues({"state": {"values": {"d": {"d": action}}}}).date("d")
         ref = _lead_from_card(body)
         if day is None or ref is None:
             log.warning("sales.invalid_payload action=lead_discovery_date")
-            return
-        run_action(client, body, lambda session, user: sales.schedule_discovery(
+            return None
+        return run_action(client, body, lambda session, user: sales.schedule_discovery(
             session, rt, lead_id=ref, user_id=user, day=day))
 
     @app.action(ActionId.WON.value)
-    @listener_work.after_ack("won")
-    def on_won(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
-        ack()
-        if (ref := _reference(action)) is not None:
-            run_action(client, body, lambda session, user: sales.record_outcome(
-                session, rt, lead_id=ref.lead, user_id=user, won=True))
+    @listener_work.change_before_ack("won")
+    def on_won(ack: Ack, action: dict[str, Any], body: dict[str, Any], client: WebClient) -> Callable[[], None] | None:
+        return record_outcome(action, body, client, won=True)
 
     @app.action(ActionId.LOST.value)
-    @listener_work.after_ack("lost")
-    def on_lost(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
-        ack()
-        if (ref := _reference(action)) is not None:
-            run_action(client, body, lambda session, user: sales.record_outcome(
-                session, rt, lead_id=ref.lead, user_id=user, won=False))
+    @listener_work.change_before_ack("lost")
+    def on_lost(ack: Ack, action: dict[str, Any], body: dict[str, Any], client: WebClient) -> Callable[[], None] | None:
+        return record_outcome(action, body, client, won=False)
+
+    def record_outcome(action: dict[str, Any], body: dict[str, Any], client: WebClient,
+                       *, won: bool) -> Callable[[], None] | None:
+        if (ref := _reference(action)) is None:
+            return None
+        return run_action(client, body, lambda session, user: sales.record_outcome(
+            session, rt, lead_id=ref.lead, user_id=user, won=won))
 
     @app.action(ActionId.REASSIGN.value)
-    @listener_work.after_ack("reassign")
-    def on_reassign(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
-        ack()
+    @listener_work.change_before_ack("reassign")
+    def on_reassign(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> Callable[[], None] | None:
         raw = str((action.get("selected_option") or {}).get("value") or "")
         lead_text, _, email = raw.partition("|")
         rep = rt.config.rep(email)
         lead_id = database_id(lead_text)
         if lead_id is None or rep is None:
             log.warning("sales.invalid_payload action=lead_reassign")
-            return
-        run_action(client, body, lambda session, user: sales.reassign(
+            return None
+        return run_action(client, body, lambda session, user: sales.reassign(
             session, rt, lead_id=lead_id, user_id=user, rep=rep))
 
     # Modal submissions -----------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -55,16 +56,15 @@ def register(app: App, rt: Runtime, sender: OutboxSender, listener_work: Listene
         return rt.timezone_of(rt.config.person_by_slack_id(user_id))
 
     @app.action(ActionId.SNOOZE.value)
-    @listener_work.after_ack("snooze")
-    def on_snooze(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
-        ack()
+    @listener_work.change_before_ack("snooze")
+    def on_snooze(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> Callable[[], None] | None:
         raw = str((action.get("selected_option") or {}).get("value") or "")
         clock_text, _, rest = raw.partition("|")
         step_text, _, choice = rest.partition("|")
         clock_id = database_id(clock_text)
         if clock_id is None or not step_text.isdigit() or choice not in SNOOZE_CHOICES:
             log.warning("sla.invalid_payload action=%s", ActionId.SNOOZE.value)
-            return
+            return None
         user_id = body["user"]["id"]
         try:
             with rt.db.transaction() as session:
@@ -74,19 +74,23 @@ def register(app: App, rt: Runtime, sender: OutboxSender, listener_work: Listene
                 schedule = result.clock.schedule if result.clock else []
         except StaleClock:
             log.info("sla.snooze_conflict clock=%s user=%s: a sweep changed the clock first", clock_id, user_id)
-            with rt.db.transaction() as session:
-                _tell(client, body, t(language_of(session, user_id), "sla.control.changed"))
-            return
+
+            def tell_changed() -> None:
+                with rt.db.transaction() as session:
+                    _tell(client, body, t(language_of(session, user_id), "sla.control.changed"))
+
+            return tell_changed
         until = format_when(result.until, language, timezone_of(user_id)) if result.until else "?"
         if result.status == "done":
             reminded = any(entry.get("snoozed") and entry["at"] == result.until.isoformat() for entry in schedule
                            if result.until)
             key = "sla.snooze.done" if reminded else "sla.snooze.done_no_reminder"
-            _tell(client, body, t(language, key, until=until, deadline=deadline))
+            text = t(language, key, until=until, deadline=deadline)
         elif result.status == "already":
-            _tell(client, body, t(language, "sla.snooze.already", until=until))
+            text = t(language, "sla.snooze.already", until=until)
         else:
-            _tell(client, body, _refusal(rt, result, language))
+            text = _refusal(rt, result, language)
+        return lambda: _tell(client, body, text)
 
     @app.action(ActionId.PAUSE.value)
     @listener_work.after_ack("pause")
@@ -142,13 +146,12 @@ def register(app: App, rt: Runtime, sender: OutboxSender, listener_work: Listene
         ack()
 
     @app.action(ActionId.RESUME.value)
-    @listener_work.after_ack("resume")
-    def on_resume(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
-        ack()
+    @listener_work.change_before_ack("resume")
+    def on_resume(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> Callable[[], None] | None:
         clock_id = database_id(str(action.get("value") or ""))
         if clock_id is None:
             log.warning("sla.invalid_payload action=%s", ActionId.RESUME.value)
-            return
+            return None
         user_id = body["user"]["id"]
         with rt.db.transaction() as session:
             language = language_of(session, user_id)
@@ -164,7 +167,7 @@ def register(app: App, rt: Runtime, sender: OutboxSender, listener_work: Listene
                 text = t(language, "sla.resume.not_allowed")
             else:
                 text = _refusal(rt, result, language)
-        _tell(client, body, text)
+        return lambda: _tell(client, body, text)
 
     @app.action(ActionId.NURTURE_NOTES.value)
     @listener_work.after_ack("nurture_notes")

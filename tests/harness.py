@@ -6,6 +6,7 @@ import io
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +61,16 @@ class Harness:
         return environ
 
     def request(self, path: str, body: bytes, headers: dict[str, str], method: str = "POST") -> Reply:
+        reply, close = self._respond(path, body, headers, method)
+        if close is not None:
+            # A WSGI server calls close() after the client has the response, in the request's thread,
+            # which may then run the listener work. The caller here is the client, so it goes on.
+            threading.Thread(target=close, name="wsgi-close").start()
+        return reply
+
+    def _respond(self, path: str, body: bytes, headers: dict[str, str],
+                 method: str) -> tuple[Reply, Callable[[], None] | None]:
+        """Call the WSGI app, join the body, and return the reply with the body's close(), or None without one."""
         environ = self.environ(path, body, headers, method)
         captured: dict[str, Any] = {}
 
@@ -69,15 +80,23 @@ class Harness:
 
         chunks = self.web(environ, start_response)
         reply = Reply(captured["status"], captured["headers"], b"".join(chunks))
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            # A WSGI server calls close() after the client has the response, in the request's thread,
-            # which may then run the listener work. The caller here is the client, so it goes on.
-            threading.Thread(target=close, name="wsgi-close").start()
-        return reply
+        return reply, getattr(chunks, "close", None)
 
     def slack_post(self, body: str, *, timestamp: int | None = None, secret: str = SIGNING_SECRET) -> Reply:
         return self.request("/slack/events", body.encode(), signed_headers(secret, body, timestamp=timestamp))
+
+    def slack_post_unclosed(self, body: str, *, timestamp: int | None = None,
+                            secret: str = SIGNING_SECRET) -> tuple[Reply, Callable[[], None]]:
+        """Send a signed Slack request like `slack_post`, but leave the response body open.
+
+        Returns the reply and the body's close(), which the caller must call. The listener work
+        queued by the request starts only then, as it does when a WSGI server closes the body
+        after sending the response. close() runs that work in the caller's thread when no other
+        work is busy.
+        """
+        reply, close = self._respond("/slack/events", body.encode(), signed_headers(secret, body, timestamp=timestamp),
+                                     "POST")
+        return reply, close if close is not None else _no_work
 
     def webhook(self, payload: Any, *, timestamp: int | None = None, secret: str = WEBHOOK_SECRET) -> Reply:
         body = json.dumps(payload).encode()
@@ -117,3 +136,8 @@ class Harness:
         meta = json.dumps({"lead": lead_id, "v": version, "reason": reason})
         blocks = [{"type": "input", "block_id": block_id} for block_id in values]
         return self.submit_view(user_id, "reject_modal", meta, values, blocks=blocks, wait_for_work=wait_for_work)
+
+
+def _no_work() -> None:
+    """Do nothing, in place of close() for a response body whose request queued no work."""
+

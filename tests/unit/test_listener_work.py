@@ -6,6 +6,8 @@ import threading
 import time
 from typing import Any
 
+import pytest
+
 from handlers.listener_work import ListenerWork
 
 
@@ -148,3 +150,32 @@ def test_failing_work_is_logged_not_raised(caplog: Any) -> None:
     assert "listener.work_failed work=probe error=ValueError" in caplog.text
     assert "lead data" not in caplog.text
     work.shutdown()
+
+
+def test_change_before_ack_needs_a_listener_that_takes_ack() -> None:
+    work = ListenerWork(threads=1)
+    try:
+        def on_click(body: dict[str, Any]) -> None:
+            return None
+
+        with pytest.raises(TypeError, match="on_click must take ack"):
+            work.change_before_ack("click")(on_click)
+    finally:
+        work.shutdown()
+
+
+def test_change_before_ack_acks_after_the_change_and_queues_its_reply() -> None:
+    work = ListenerWork(threads=1)
+    events: list[str] = []
+    try:
+        @work.change_before_ack("click")
+        def on_click(ack: Any, body: dict[str, Any]) -> Any:
+            ack()  # does nothing: the decorator acks after the change
+            events.append("change")
+            return lambda: events.append("reply")
+
+        on_click(ack=lambda: events.append("ack"), body={})
+        assert work.wait_idle(5)
+    finally:
+        work.shutdown()
+    assert events == ["change", "ack", "reply"]
