@@ -223,9 +223,9 @@ class OutboxSender:
         self.sleep = sleep or _default_sleep(clock)
         self.worker_id = uuid.uuid4().hex[:16]
 
-    def _claim(self, *, limit: int, lead_id: int | None, per_channel: int | None = None) -> list[OutboxItem]:
-        """Claim due items in id order, at most `per_channel` of each paced channel."""
-        now = self.clock.now()
+    def _claim(self, *, limit: int, lead_id: int | None, now: datetime,
+               per_channel: int | None = None) -> list[OutboxItem]:
+        """Claim the items due at `now` in id order, at most `per_channel` of each paced channel."""
         earlier = aliased(OutboxItem)
         # A lead's item waits while an older item of the same lead is still pending.
         blocked = exists().where(
@@ -283,9 +283,12 @@ class OutboxSender:
             per_channel = None
             if self.pacing_interval > timedelta(0):
                 per_channel = int(wait_budget / self.pacing_interval.total_seconds()) + 1
-            claimed = self._claim(limit=limit - handled, lead_id=lead_id, per_channel=per_channel)
+            now = self.clock.now()
+            claimed = self._claim(limit=limit - handled, lead_id=lead_id, now=now, per_channel=per_channel)
             if not claimed:
-                wake_at = self._next_channel_slot(lead_id)
+                # Asked as of the claim's moment: a channel that was busy then is waited for, even
+                # when it has become free since; read at a later moment, it would count as nothing to wait for.
+                wake_at = self._next_channel_slot(lead_id, now)
                 pause = (wake_at - self.clock.now()).total_seconds() if wake_at is not None else None
                 if pause is None or pause > wait_budget:
                     break
@@ -344,9 +347,8 @@ class OutboxSender:
                     .execution_options(synchronize_session=False)
                 )
 
-    def _next_channel_slot(self, lead_id: int | None) -> datetime | None:
-        """Return when the first busy channel with a due item becomes free, or None if none waits."""
-        now = self.clock.now()
+    def _next_channel_slot(self, lead_id: int | None, now: datetime) -> datetime | None:
+        """Return when the first channel busy at `now` with a due item becomes free, or None if none waits."""
         waiting = select(OutboxItem.id).where(
             OutboxItem.paced_channel == OutboxChannelPacing.channel, OutboxItem.status == PENDING,
             OutboxItem.next_attempt_at <= now,

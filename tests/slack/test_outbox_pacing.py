@@ -212,3 +212,35 @@ def test_rows_without_channel_column_are_paced(db: Database, slack: SlackStandin
 
     times = sent_at(db)
     assert [times[f"bulk-{number}"] for number in range(3)] == [start + timedelta(seconds=n) for n in range(3)]
+
+
+class TickingClock(FixedClock):
+    """A clock that moves `tick` on every reading, as a real one moves between two statements."""
+
+    def __init__(self, start: datetime, tick: timedelta) -> None:
+        super().__init__(start)
+        self.tick = tick
+
+    def now(self) -> datetime:
+        moment = super().now()
+        self.advance(self.tick)
+        return moment
+
+
+def test_channel_freed_between_claim_and_wait_check_still_sends(db: Database, slack: SlackStandin,
+                                                                clock: FixedClock) -> None:
+    # An item deferred because its channel was busy until a moment that passes after the claim
+    # finds the channel busy but before the sender asks when the channel is free again.
+    start = clock.now()
+    post(db, clock, "waiting", SALES)
+    with db.transaction() as session:
+        session.add(OutboxChannelPacing(channel=SALES, next_send_at=start + timedelta(milliseconds=1.5)))
+        item = session.scalar(select(OutboxItem).where(OutboxItem.dedupe_key == "waiting"))
+        assert item is not None
+        item.paced_channel = SALES
+    ticking = TickingClock(start + timedelta(milliseconds=1), tick=timedelta(milliseconds=1))
+
+    report = sender_for(db, slack, ticking).deliver_due()
+
+    assert report.sent == 1, f"the item waits for the next call: {report}"
+    assert len(slack.messages(SALES)) == 1
