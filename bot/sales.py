@@ -42,7 +42,7 @@ OPEN_STAGES = frozenset({Stage.MQL, Stage.SAL, Stage.SQL, Stage.OPPORTUNITY})
 class ActionResult:
     """Outcome of a rep's action: done, or why not, with per-field errors for a modal."""
 
-    status: Literal["done", "not_allowed", "wrong_stage", "invalid", "not_found"]
+    status: Literal["done", "unchanged", "not_allowed", "wrong_stage", "invalid", "not_found"]
     lead_id: int
     message: str | None = None
     errors: dict[str, str] = field(default_factory=dict)
@@ -133,6 +133,9 @@ def schedule_discovery(session: Session, rt: Runtime, *, lead_id: int, user_id: 
     lead, refusal, language = check_actor(session, rt, lead_id, user_id, {Stage.SAL})
     if refusal is not None or lead is None:
         return refusal or ActionResult("not_found", lead_id)
+    if lead.discovery_date == day:
+        # A repeated delivery of the click, or the same date picked again: the card shows it already.
+        return ActionResult("unchanged", lead_id)
     today = rt.clock.now().astimezone(rt.calendar(lead.team_id).zone).date()
     if day < today:
         return ActionResult("invalid", lead_id, t(language, "sales.date_in_past", date=day.isoformat()),

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.middleware import Middleware
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.clicks import user_text
 from bot.outbox import OutboxSender
 from bot.people import load_slack_timezones
 from bot.runtime import Runtime
@@ -100,7 +103,7 @@ def build_app(rt: Runtime, client: WebClient | None = None, *, verify_token: boo
         # ListenerWork, so the response waits neither for it nor for Bolt's 10 ms poll of ack().
         process_before_response=True,
     )
-    app.listener_work = ListenerWork(WORK_THREADS)
+    app.listener_work = ListenerWork(WORK_THREADS, failure_reply=functools.partial(_tell_failure, rt))
     app.use(UseProcessClient(client))
     load_slack_timezones(rt, client)
     sender = OutboxSender(rt.db, client, rt.clock, runtime=rt)
@@ -116,3 +119,20 @@ def build_app(rt: Runtime, client: WebClient | None = None, *, verify_token: boo
         log.error("bolt.listener_error error=%s", type(error).__name__)
 
     return app, sender
+
+
+def _tell_failure(rt: Runtime, arguments: dict[str, Any], reference: str) -> None:
+    """Tell the user of a failed click or command that nothing changed, with the reference in the log."""
+    body = arguments.get("body") or {}
+    command = arguments.get("command") or {}
+    user_id = (body.get("user") or {}).get("id") or command.get("user_id")
+    if not isinstance(user_id, str):
+        return
+    team_id = (body.get("team") or {}).get("id") or command.get("team_id")
+    text = user_text(rt, user_id, team_id if isinstance(team_id, str) else None, "action.failed", ref=reference)
+    respond = arguments.get("respond")
+    client = arguments.get("client")
+    if respond is not None and command:
+        respond(text=text, response_type="ephemeral")
+    elif isinstance(client, WebClient):
+        sales._tell(client, body, text)

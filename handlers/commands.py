@@ -54,7 +54,7 @@ def register(app: App, rt: Runtime, listener_work: ListenerWork) -> None:
 
     @app.command("/handoff")
     @listener_work.change_before_ack("handoff")
-    def on_handoff(ack: Ack, command: dict[str, Any], respond: Respond) -> Callable[[], Any]:
+    def on_handoff(ack: Ack, command: dict[str, Any], respond: Respond) -> Callable[[], object]:
         # `/handoff taal` stores the language before the ack; the reply follows the response.
         text = handoff_command(rt, CommandPayload.model_validate(command))
         return lambda: respond(text=text, response_type="ephemeral")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -22,7 +21,7 @@ from bot.outbox import OutboxSender
 from bot.preferences import set_user_language, user_language
 from bot.runtime import Runtime
 from bot.sla.clocks import acknowledge
-from handlers.sales import _tell
+from handlers.sales import Reply, _tell
 from handlers.listener_work import ListenerWork
 
 log = logging.getLogger(__name__)
@@ -77,7 +76,7 @@ def register(app: App, rt: Runtime, sender: OutboxSender, listener_work: Listene
         listener_work.submit("deliver", deliver, result)
 
     def rule(body: dict[str, Any], action: dict[str, Any], client: WebClient,
-             overturn: bool) -> Callable[[], None] | None:
+             overturn: bool) -> Reply:
         contest_id = database_id(str(action.get("value") or ""))
         if contest_id is None:
             log.warning("contest.invalid_payload")
@@ -91,17 +90,17 @@ def register(app: App, rt: Runtime, sender: OutboxSender, listener_work: Listene
 
     @app.action(ActionId.UPHOLD.value)
     @listener_work.change_before_ack("uphold")
-    def on_uphold(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> Callable[[], None] | None:
+    def on_uphold(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> Reply:
         return rule(body, action, client, overturn=False)
 
     @app.action(ActionId.OVERTURN.value)
     @listener_work.change_before_ack("overturn")
-    def on_overturn(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> Callable[[], None] | None:
+    def on_overturn(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> Reply:
         return rule(body, action, client, overturn=True)
 
     @app.action(ActionId.ACKNOWLEDGE.value)
     @listener_work.change_before_ack("acknowledge")
-    def on_acknowledge(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> Callable[[], None] | None:
+    def on_acknowledge(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> Reply:
         clock_id = database_id(str(action.get("value") or ""))
         if clock_id is None:
             log.warning("escalation.invalid_payload")
@@ -117,7 +116,7 @@ def register(app: App, rt: Runtime, sender: OutboxSender, listener_work: Listene
 
     @app.action(ActionId.LANGUAGE.value)
     @listener_work.change_before_ack("language")
-    def on_language(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> Callable[[], None] | None:
+    def on_language(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> Reply:
         choice = str((action.get("selected_option") or {}).get("value") or "")
         user_id = body["user"]["id"]
         if choice not in LANGUAGES:

@@ -15,9 +15,9 @@ before they respond, because the response carries the field errors. Without
 process_before_response, Bolt keeps the response until ack() and checks for it every 10 ms, and a
 burst of listeners fills its five listener threads, so the next click's ack() waits in their queue.
 
-Work waiting here is in memory only, so no change to a lead or a clock may wait here. An Accept
+Work waiting here is in memory only, so no change to a lead, a clock or a setting may wait here. An Accept
 click is decided before the ack, or stored first and decided after it (bot/clicks.py). The other
-listeners that change a lead or a clock commit their change before the ack
+listeners that change a lead, a clock or a setting commit their change before the ack
 (`change_before_ack`), and leave only their Slack calls for after the response.
 """
 
@@ -28,6 +28,7 @@ import inspect
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -37,6 +38,8 @@ from typing import Any, TypeVar
 log = logging.getLogger(__name__)
 
 Listener = TypeVar("Listener", bound=Callable[..., Any])
+# Tells the user of a failed change, given the listener's arguments and the reference in the log.
+FailureReply = Callable[[dict[str, Any], str], None]
 
 # How long queued work waits for the requests in flight to get their responses before it runs anyway.
 # Slack needs a response within 3 s; the card update of a click may come this much later.
@@ -89,7 +92,9 @@ class _BodyThenWork:
 class ListenerWork:
     """Run listener work after the response or on a bounded pool, and let tests and shutdown wait for it."""
 
-    def __init__(self, threads: int, *, yield_max_seconds: float = YIELD_MAX_SECONDS) -> None:
+    def __init__(self, threads: int, *, yield_max_seconds: float = YIELD_MAX_SECONDS,
+                 failure_reply: FailureReply | None = None) -> None:
+        self._failure_reply = failure_reply
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="handoff-work")
         self._pending: set[Future[Any]] = set()
         self._lock = threading.Lock()
@@ -186,16 +191,17 @@ class ListenerWork:
         return decorate
 
     def change_before_ack(self, name: str) -> Callable[[Listener], Listener]:
-        """Decorate a Bolt listener that changes a lead or a clock at once, so that the change commits before the ack.
+        """Decorate a Bolt listener that changes a lead, a clock or a setting at once, so that the change commits before the ack.
 
         The body commits its change and returns the work to run after the response, such as its
         Slack calls, or None. Slack then gets its response only once the change is stored, and a
         process that stops after the response loses no click: the outbox items that the change
         wrote go out from the clock process. Only the Slack calls wait in memory, and an
         ephemeral reply lost with its process is transient anyway. The body must take `ack`,
-        because Bolt passes only the arguments that the body names; it gets one that does
-        nothing, and the decorator acks after the body returns or raises. An exception is logged
-        with its type only, as for `submit`, because its message can hold lead data.
+        because Bolt passes only the arguments that the body names. The body's `ack` does
+        nothing; the decorator acks after the body returns or raises. An exception is logged
+        with its type and a reference only, as for `submit`, because its message can hold lead
+        data; `failure_reply` then tells the user that nothing changed, after the response.
         """
 
         def decorate(listener: Listener) -> Listener:
@@ -209,8 +215,11 @@ class ListenerWork:
                 after: Callable[[], Any] | None = None
                 try:
                     after = listener(**kwargs)
-                except Exception as error:  # noqa: BLE001 - logged without its message; the rep may click again
-                    log.error("listener.change_failed work=%s error=%s", name, type(error).__name__)
+                except Exception as error:  # noqa: BLE001 - logged without its message, and the user is told
+                    reference = uuid.uuid4().hex[:8]
+                    log.error("listener.change_failed ref=%s work=%s error=%s", reference, name, type(error).__name__)
+                    if self._failure_reply is not None:
+                        after = functools.partial(self._failure_reply, kwargs, reference)
                 finally:
                     ack()
                 if after is not None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -36,6 +35,8 @@ log = logging.getLogger(__name__)
 
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ModalBuilder = Callable[[Session, Lead, ModalMeta, str], dict[str, Any]]
+# The Slack calls that a listener changing something at once leaves for after the response (see `change_before_ack`).
+Reply = Callable[[], None] | None
 
 
 def _tell(client: WebClient, body: dict[str, Any], text: str) -> None:
@@ -61,12 +62,14 @@ def _reference(action: dict[str, Any]) -> LeadRef | None:
 def _open_modal(rt: Runtime, client: WebClient, body: dict[str, Any], ref: LeadRef, stages: set[Stage],
                 build: ModalBuilder) -> None:
     user_id = body["user"]["id"]
+    # Slack is called after the transaction, which on SQLite holds the write lock that clicks wait for.
     with rt.db.transaction() as session:
         lead, refusal, language = sales.check_actor(session, rt, ref.lead, user_id, stages)
-        if refusal is not None or lead is None:
-            _tell(client, body, refusal.message if refusal and refusal.message else "?")
-            return
-        view = build(session, lead, ModalMeta(lead=lead.id, v=lead.version), language)
+        view = None if refusal is not None or lead is None else build(
+            session, lead, ModalMeta(lead=lead.id, v=lead.version), language)
+    if view is None:
+        _tell(client, body, refusal.message if refusal and refusal.message else "?")
+        return
     try:
         client.views_open(trigger_id=body["trigger_id"], view=view)
     except SlackApiError as error:
@@ -83,6 +86,7 @@ def open_reject_modal(rt: Runtime, client: WebClient, body: dict[str, Any], acti
     except ValueError as error:
         log.warning("sales.invalid_payload action=lead_reject error=%s", error)
         return
+    message: str | None = None
     with rt.db.transaction() as session:
         language = user_language(session, rt.config, rt.settings.default_language, user_id)
         lead = session.get(Lead, ref.lead)
@@ -94,13 +98,17 @@ def open_reject_modal(rt: Runtime, client: WebClient, body: dict[str, Any], acti
             if message is None:
                 _, refusal, _ = sales.check_actor(session, rt, ref.lead, user_id, {Stage.MQL})
                 message = refusal.message if refusal else t(language, "action.lead_not_found")
-            _tell(client, body, message or "?")
-            return
-        next_action = rt.config.rejections.next_actions[reason]
-        today = rt.clock.now().astimezone(rt.calendar(lead.team_id).zone).date()
-        view = modals.reject_modal(
-            ModalMeta(lead=lead.id, v=lead.version, reason=reason.value), lead.company, reason, next_action,
-            rt.config.reps, lead.rep_email, today + timedelta(days=rt.config.rejections.nurture_days), language)
+            view = None
+        else:
+            next_action = rt.config.rejections.next_actions[reason]
+            today = rt.clock.now().astimezone(rt.calendar(lead.team_id).zone).date()
+            view = modals.reject_modal(
+                ModalMeta(lead=lead.id, v=lead.version, reason=reason.value), lead.company, reason, next_action,
+                rt.config.reps, lead.rep_email, today + timedelta(days=rt.config.rejections.nurture_days), language)
+    # Slack is called after the transaction, which on SQLite holds the write lock that clicks wait for.
+    if view is None:
+        _tell(client, body, message or "?")
+        return
     try:
         client.views_open(trigger_id=body["trigger_id"], view=view)
     except SlackApiError as error:
@@ -190,26 +198,18 @@ def register(app: App, rt: Runtime, sender: OutboxSender, listener_work: Listene
             sender.deliver_lead(result.lead_id)
 
     def run_action(client: WebClient, body: dict[str, Any],
-                   work: Callable[[Session, str], sales.ActionResult]) -> Callable[[], None] | None:
-        """Commit `work` in a transaction of its own; return the Slack calls to make after the response."""
-        user_id = body["user"]["id"]
-        try:
-            with rt.db.transaction() as session:
-                result = work(session, user_id)
-        except Exception:
-            reference = uuid.uuid4().hex[:8]
-            log.exception("sales.action_failed ref=%s user=%s", reference, user_id)
+                   work: Callable[[Session, str], sales.ActionResult]) -> Reply:
+        """Commit `work` in a transaction of its own; return the Slack calls to make after the response.
 
-            def tell_failed() -> None:
-                with rt.db.transaction() as session:
-                    language = user_language(session, rt.config, rt.settings.default_language, user_id)
-                _tell(client, body, t(language, "action.failed", ref=reference))
-
-            return tell_failed
+        An exception goes to `change_before_ack`, which logs it and sends the user a reply.
+        """
+        with rt.db.transaction() as session:
+            result = work(session, body["user"]["id"])
         if result.done:
             return lambda: deliver(result)
         if result.message:
-            return lambda: _tell(client, body, result.message or "?")
+            message = result.message
+            return lambda: _tell(client, body, message)
         return None
 
     # Buttons that open a modal ---------------------------------------------------------------
@@ -257,7 +257,7 @@ def register(app: App, rt: Runtime, sender: OutboxSender, listener_work: Listene
 
     @app.action(ActionId.DISCOVERY_DATE.value)
     @listener_work.change_before_ack("discovery_date")
-    def on_discovery_date(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> Callable[[], None] | None:
+    def on_discovery_date(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> Reply:
         day = SubmittedValues({"state": {"values": {"d": {"d": action}}}}).date("d")
         ref = _lead_from_card(body)
         if day is None or ref is None:
@@ -266,26 +266,25 @@ def register(app: App, rt: Runtime, sender: OutboxSender, listener_work: Listene
         return run_action(client, body, lambda session, user: sales.schedule_discovery(
             session, rt, lead_id=ref, user_id=user, day=day))
 
-    @app.action(ActionId.WON.value)
-    @listener_work.change_before_ack("won")
-    def on_won(ack: Ack, action: dict[str, Any], body: dict[str, Any], client: WebClient) -> Callable[[], None] | None:
-        return record_outcome(action, body, client, won=True)
-
-    @app.action(ActionId.LOST.value)
-    @listener_work.change_before_ack("lost")
-    def on_lost(ack: Ack, action: dict[str, Any], body: dict[str, Any], client: WebClient) -> Callable[[], None] | None:
-        return record_outcome(action, body, client, won=False)
-
-    def record_outcome(action: dict[str, Any], body: dict[str, Any], client: WebClient,
-                       *, won: bool) -> Callable[[], None] | None:
+    def record_outcome(body: dict[str, Any], action: dict[str, Any], client: WebClient, *, won: bool) -> Reply:
         if (ref := _reference(action)) is None:
             return None
         return run_action(client, body, lambda session, user: sales.record_outcome(
             session, rt, lead_id=ref.lead, user_id=user, won=won))
 
+    @app.action(ActionId.WON.value)
+    @listener_work.change_before_ack("won")
+    def on_won(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> Reply:
+        return record_outcome(body, action, client, won=True)
+
+    @app.action(ActionId.LOST.value)
+    @listener_work.change_before_ack("lost")
+    def on_lost(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> Reply:
+        return record_outcome(body, action, client, won=False)
+
     @app.action(ActionId.REASSIGN.value)
     @listener_work.change_before_ack("reassign")
-    def on_reassign(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> Callable[[], None] | None:
+    def on_reassign(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> Reply:
         raw = str((action.get("selected_option") or {}).get("value") or "")
         lead_text, _, email = raw.partition("|")
         rep = rt.config.rep(email)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -22,7 +21,7 @@ from bot.runtime import Runtime
 from bot.sla import blocks
 from bot.sla.documentation import record_nurture_notes
 from bot.sla.pauses import SNOOZE_CHOICES, ControlResult, StaleClock, pause, resume, snooze
-from handlers.sales import _tell
+from handlers.sales import Reply, _tell
 from storage.models import Lead, SlaClock
 from handlers.listener_work import ListenerWork
 
@@ -57,7 +56,7 @@ def register(app: App, rt: Runtime, sender: OutboxSender, listener_work: Listene
 
     @app.action(ActionId.SNOOZE.value)
     @listener_work.change_before_ack("snooze")
-    def on_snooze(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> Callable[[], None] | None:
+    def on_snooze(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> Reply:
         raw = str((action.get("selected_option") or {}).get("value") or "")
         clock_text, _, rest = raw.partition("|")
         step_text, _, choice = rest.partition("|")
@@ -77,7 +76,8 @@ def register(app: App, rt: Runtime, sender: OutboxSender, listener_work: Listene
 
             def tell_changed() -> None:
                 with rt.db.transaction() as session:
-                    _tell(client, body, t(language_of(session, user_id), "sla.control.changed"))
+                    language = language_of(session, user_id)
+                _tell(client, body, t(language, "sla.control.changed"))
 
             return tell_changed
         until = format_when(result.until, language, timezone_of(user_id)) if result.until else "?"
@@ -106,10 +106,14 @@ def register(app: App, rt: Runtime, sender: OutboxSender, listener_work: Listene
             clock = session.get(SlaClock, clock_id)
             owner = rt.config.rep(clock.rep_email) if clock else None
             if clock is None or owner is None or owner.slack_user_id != user_id:
-                refusal = ControlResult("not_allowed" if clock else "not_found", clock)
-                _tell(client, body, _refusal(rt, refusal, language))
-                return
-            view = blocks.pause_modal(clock.id, _task(session, rt, clock, language), language)
+                refusal = _refusal(rt, ControlResult("not_allowed" if clock else "not_found", clock), language)
+                view = None
+            else:
+                refusal, view = "", blocks.pause_modal(clock.id, _task(session, rt, clock, language), language)
+        # Slack is called after the transaction, which on SQLite holds the write lock that clicks wait for.
+        if view is None:
+            _tell(client, body, refusal)
+            return
         try:
             client.views_open(trigger_id=body["trigger_id"], view=view)
         except SlackApiError as error:
@@ -147,7 +151,7 @@ def register(app: App, rt: Runtime, sender: OutboxSender, listener_work: Listene
 
     @app.action(ActionId.RESUME.value)
     @listener_work.change_before_ack("resume")
-    def on_resume(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> Callable[[], None] | None:
+    def on_resume(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> Reply:
         clock_id = database_id(str(action.get("value") or ""))
         if clock_id is None:
             log.warning("sla.invalid_payload action=%s", ActionId.RESUME.value)

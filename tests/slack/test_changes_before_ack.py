@@ -10,6 +10,7 @@ and the close therefore loses only the Slack call, never the change.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,11 +20,11 @@ from typing import Any
 
 import pytest
 from harness import Harness, Reply
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 
 from bot import sales
 from bot.handoff import decide
-from bot.ids import ActionId, LeadRef
+from bot.ids import ActionId, LeadRef, reject_option_value
 from bot.modals import criteria_for
 from bot.sla.clocks import FIRST_CONTACT, stop_clocks, sweep
 from bot.sla.pauses import pause
@@ -39,6 +40,7 @@ from storage.models import (
     ClockSnooze,
     Lead,
     LeadTransition,
+    OutboxItem,
     RejectionContest,
     SlaClock,
     UserSetting,
@@ -406,28 +408,135 @@ def statements_failing(harness: Harness, fragment: str) -> Iterator[None]:
         event.remove(harness.rt.db.engine, "before_cursor_execute", fail)
 
 
-def test_failed_won_reply_has_reference(
-        harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
-    click = won(harness)
-    with statements_failing(harness, "UPDATE leads"), caplog.at_level(logging.ERROR, logger="handlers.sales"):
-        observed = send_without_close(harness, replace(click, slack_call=ephemeral_to(SANNE)))
+@pytest.mark.parametrize(("prepare", "work", "fragment"), [
+    pytest.param(won, "won", "UPDATE leads", id="won"),
+    pytest.param(snooze, "snooze", "INSERT INTO sla_clock_snoozes", id="snooze"),
+    pytest.param(handoff_language_command, "handoff", "INSERT INTO user_settings", id="handoff_taal_command"),
+])
+def test_failed_change_is_told_with_its_reference(harness: Harness, caplog: pytest.LogCaptureFixture,
+                                                  prepare: Callable[[Harness], Click], work: str,
+                                                  fragment: str) -> None:
+    click = prepare(harness)
+    before = click.read_change()
+    # The reply to a failed Won is an ephemeral message, like the listener's refusals.
+    failure_reply = replace(click, slack_call=ephemeral_to(SANNE)) if work == "won" else click
+    with statements_failing(harness, fragment), caplog.at_level(logging.ERROR, logger="handlers.listener_work"):
+        observed = send_without_close(harness, failure_reply)
+
     assert observed.reply.status == 200
-    assert observed.change_after_close == "opportunity"
+    assert observed.change_after_close == before
     assert observed.calls_at_response == []
-    [failure] = [record.getMessage() for record in caplog.records
-                 if record.getMessage().startswith("sales.action_failed")]
-    reference = failure.split("ref=")[1].split()[0]
-    [ephemeral] = observed.calls_after_close
-    assert reference in ephemeral.params["text"]
-
-
-def test_failed_snooze_logs_error_type(
-        harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
-    click = snooze(harness)
-    with statements_failing(harness, "INSERT INTO sla_clock_snoozes"), caplog.at_level(logging.ERROR, logger="handlers.listener_work"):
-        observed = send_without_close(harness, click)
-    assert observed.reply.status == 200
-    assert observed.change_after_close == []
-    assert observed.calls_after_close == []
     [failure] = [record.getMessage() for record in caplog.records if "change_failed" in record.getMessage()]
-    assert failure == "listener.change_failed work=snooze error=OperationalError"
+    reference = failure.split("ref=")[1].split()[0]
+    # Only the type: the message of an exception can hold lead data.
+    assert failure == f"listener.change_failed ref={reference} work={work} error=OperationalError"
+    [reply] = observed.calls_after_close
+    assert reference in str(reply.params.get("text")), reply.params
+
+
+# Repeated deliveries ---------------------------------------------------------------------------
+
+# Slack calls that post or change a message that others see. An ephemeral reply is not one of them.
+VISIBLE_METHODS = {"chat.postMessage", "chat.update"}
+
+
+def database_state(harness: Harness) -> dict[str, Any]:
+    """Return the row counts and clock fields that a repeated click must leave unchanged."""
+    with harness.rt.db.transaction() as session:
+        clocks = session.execute(select(SlaClock.id, SlaClock.status, SlaClock.started_at, SlaClock.due_at,
+                                        SlaClock.acknowledged_by).order_by(SlaClock.id)).all()
+        return {
+            "transitions": session.scalar(select(func.count()).select_from(LeadTransition)),
+            "outbox": session.scalar(select(func.count()).select_from(OutboxItem)),
+            "snoozes": session.scalar(select(func.count()).select_from(ClockSnooze)),
+            "clocks": [tuple(row) for row in clocks],
+        }
+
+
+def send_and_deliver(harness: Harness, body: str) -> None:
+    """Send `body`, wait for its listener work, and send what the outbox holds, as the clock process would."""
+    assert harness.slack_post(body).status == 200
+    assert harness.web.bolt.listener_work.wait_idle(10)
+    harness.sender.deliver_due()
+
+
+@pytest.mark.parametrize("prepare", [
+    pytest.param(won, id="won"),
+    pytest.param(lost, id="lost"),
+    pytest.param(reassign, id="reassign"),
+    pytest.param(discovery_date, id="discovery_date"),
+    pytest.param(snooze, id="snooze"),
+    pytest.param(resume, id="resume"),
+    pytest.param(uphold, id="uphold"),
+    pytest.param(overturn, id="overturn"),
+    pytest.param(acknowledge, id="acknowledge"),
+])
+def test_repeated_delivery_changes_nothing(harness: Harness, prepare: Callable[[Harness], Click]) -> None:
+    click = prepare(harness)
+    send_and_deliver(harness, click.body)
+    assert click.read_change() == click.expected
+    first = database_state(harness)
+    first_call = len(harness.slack.calls())
+
+    send_and_deliver(harness, click.body)
+
+    second = database_state(harness)
+    for part in ("transitions", "outbox", "snoozes", "clocks"):
+        assert second[part] == first[part], f"the repeat changed the {part}"
+    visible = [call.method for call in harness.slack.calls()[first_call:] if call.method in VISIBLE_METHODS]
+    assert visible == [], "the repeat posted or updated a message"
+
+
+# Slack calls outside transactions ----------------------------------------------------------------
+
+
+def pause_by_other_rep(harness: Harness) -> str:
+    """Daan's click on Pause for a clock of Sanne's lead, which the listener refuses."""
+    clock_id = decision_clock_id(harness, harness.add_lead(5, owner_email=SANNE_EMAIL, company="Pauze BV"))
+    return block_action_body(user_id=DAAN, action=button_action(ActionId.PAUSE.value, str(clock_id)),
+                             channel_id=f"D{DAAN}", message_ts="1")
+
+
+def log_contact_by_other_rep(harness: Harness) -> str:
+    """Daan's click on Log contact on Sanne's lead, which the listener refuses instead of opening the modal."""
+    lead_id = harness.add_lead(3, owner_email=SANNE_EMAIL, company="Contact BV")
+    ref = LeadRef(lead=lead_id, v=lead_row(harness, lead_id).version).encode()
+    return card_click(harness, lead_id, DAAN, button_action(ActionId.LOG_CONTACT.value, ref))
+
+
+def reject_by_other_rep(harness: Harness) -> str:
+    """Daan's choice of a rejection reason on Sanne's card, which the listener refuses instead of opening the modal."""
+    lead_id = harness.add_lead(4, owner_email=SANNE_EMAIL, company="Afwijzing BV")
+    option = reject_option_value(LeadRef(lead=lead_id, v=lead_row(harness, lead_id).version), "incorrect_fit")
+    return card_click(harness, lead_id, DAAN, select_action(ActionId.REJECT.value, option))
+
+
+@pytest.mark.parametrize("prepare", [
+    pytest.param(pause_by_other_rep, id="pause"),
+    pytest.param(log_contact_by_other_rep, id="log_contact"),
+    pytest.param(reject_by_other_rep, id="reject"),
+])
+def test_slow_refusal_holds_no_write_lock(harness: Harness, prepare: Callable[[Harness], str]) -> None:
+    # On SQLite a transaction holds the write lock from its start, so a Slack call made inside one
+    # would make every click that commits before its ack wait for that call.
+    slow_click = prepare(harness)
+    won_click = won(harness)
+    assert harness.web.bolt.listener_work.wait_idle(10)
+    slack_delay = 2.0
+    harness.slack.set_latency(slack_delay, "chat.postEphemeral")
+    first_call = len(harness.slack.calls())
+    try:
+        # The refusal runs after the response, in a thread of its own, as when gunicorn closes the body.
+        assert harness.slack_post(slow_click).status == 200
+        deadline = time.monotonic() + 5
+        while not any(call.method == "chat.postEphemeral" for call in harness.slack.calls()[first_call:]):
+            assert time.monotonic() < deadline, "the refusal never reached the stand-in"
+            time.sleep(0.01)
+        started = time.monotonic()
+        reply = harness.slack_post(won_click.body)
+        elapsed = time.monotonic() - started
+    finally:
+        harness.slack.set_latency(0, "chat.postEphemeral")
+    assert reply.status == 200
+    assert elapsed < slack_delay / 2, f"the Won click waited {elapsed:.2f} s for another listener's Slack call"
+    assert won_click.read_change() == won_click.expected
