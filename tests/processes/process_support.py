@@ -321,7 +321,12 @@ def post_slack(port: int, body: str, *, timeout: float = 30) -> int:
 
 
 def accept_click(lead_id: int, version: int, user: str, channel: str, ts: str) -> str:
-    action = button_action(ActionId.ACCEPT.value, LeadRef(lead=lead_id, v=version).encode())
+    return card_click(ActionId.ACCEPT, lead_id, version, user, channel, ts)
+
+
+def card_click(action_id: ActionId, lead_id: int, version: int, user: str, channel: str, ts: str) -> str:
+    """Build the interaction body of a click by `user` on the button `action_id` of a lead's card."""
+    action = button_action(action_id.value, LeadRef(lead=lead_id, v=version).encode())
     return block_action_body(user_id=user, action=action, channel_id=channel, message_ts=ts)
 
 

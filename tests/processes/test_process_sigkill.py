@@ -30,16 +30,22 @@ from sqlalchemy import func, select, update
 
 from bot.bootstrap import build_runtime
 from bot.clicks import PENDING_CLICK_GRACE
-from bot.handoff import ingest
+from bot.handoff import decide, ingest
+from bot.ids import ActionId
 from bot.intake.model import LeadInput
+from bot.lifecycle import BANT_CRITERIA, MEDDIC_CRITERIA, Stage
+from bot.runtime import Runtime
+from bot.sales import DiscoveryInput, complete_discovery, mark_opportunity
 from bot.settings import Settings
 from bot.sla.clocks import WAITING_SAL_CLOCKS_GRACE
 from process_support import (
     REP_EMAILS,
+    SANNE,
     Proc,
     SlackProcess,
     accept_click,
     bot_environment,
+    card_click,
     check_delivery,
     free_port,
     lead_payload,
@@ -85,6 +91,13 @@ def count(url: str, statement: object) -> int:
             return int(session.scalar(statement) or 0)  # type: ignore[call-overload]
     finally:
         db.dispose()
+
+
+def in_process_runtime(url: str, config: Path, slack: SlackProcess) -> Runtime:
+    """Build a runtime in the test process on the database and configuration of the processes under test."""
+    settings = Settings(_env_file=None, slack_bot_token="xoxb-process-test", slack_signing_secret="x",  # type: ignore[call-arg]
+                        slack_api_url=slack.base_url, database_url=url, handoff_config=config)
+    return build_runtime(settings)
 
 
 def expire_claims(url: str) -> None:
@@ -231,6 +244,42 @@ CARD_UPDATE_SECONDS = 0.05
 WEB_THREADS = 8  # gthread threads of one gunicorn worker, as handlers/server.py sets them
 
 
+def post_leads_with_cards(port: int, url: str, web: Proc, *, prefix: str) -> list[int]:
+    """Post CLICK_LEADS leads of the first rep to the intake, wait until each card is posted, and return the lead ids."""
+    leads = [lead_payload(number, rep_email=REP_EMAILS[0], prefix=prefix) for number in range(CLICK_LEADS)]
+    status, answer = post_leads(port, leads)
+    assert status == 200, answer
+    wait_until(lambda: count(url, select(func.count()).select_from(Lead).where(Lead.card_ts.is_not(None)))
+               == CLICK_LEADS, timeout=60, message=lambda: web.tail())
+    return [entry["id"] for entry in answer["leads"]]
+
+
+def click_then_kill(port: int, web: Proc, clicks: list[str], kill_after: int) -> list[int | None]:
+    """Send `clicks` from 6 threads, SIGKILL `web` once `kill_after` of them have ended, and return their HTTP statuses.
+
+    A click whose connection died with the process has None in place of a status.
+    """
+
+    def send(body: str) -> int | None:
+        try:
+            return post_slack(port, body, timeout=10)
+        except (OSError, http.client.HTTPException):
+            # The connection died with the process, possibly halfway through a response.
+            return None
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        futures = [pool.submit(send, body) for body in clicks]
+        deadline = time.monotonic() + 30
+        while sum(future.done() for future in futures) < kill_after and time.monotonic() < deadline:
+            time.sleep(0.001)
+        web.kill()
+        return [future.result() for future in futures]
+
+
+def outbox_settled(url: str) -> bool:
+    return count(url, select(func.count()).select_from(OutboxItem).where(OutboxItem.status == "pending")) == 0
+
+
 def test_web_killed_during_clicks(tmp_path: Path, schema_url: str, seed: int) -> None:
     rng = random.Random(seed)
     config = write_config(tmp_path, first_contact_seconds=3600)
@@ -242,12 +291,7 @@ def test_web_killed_during_clicks(tmp_path: Path, schema_url: str, seed: int) ->
     web = start_web("web-killed", env, tmp_path, port)
     processes: list[Proc | SlackProcess] = [web, slack]
     try:
-        leads = [lead_payload(number, rep_email=REP_EMAILS[0], prefix="K") for number in range(CLICK_LEADS)]
-        status, answer = post_leads(port, leads)
-        assert status == 200, answer
-        lead_ids = [entry["id"] for entry in answer["leads"]]
-        wait_until(lambda: count(schema_url, select(func.count()).select_from(Lead).where(Lead.card_ts.is_not(None)))
-                   == CLICK_LEADS, timeout=60, message=lambda: web.tail())
+        lead_ids = post_leads_with_cards(port, schema_url, web, prefix="K")
         db = Database(schema_url)
         with db.transaction() as session:
             clicks = [accept_click(lead.id, lead.version, "U0SANNEDV1", lead.card_channel or "", lead.card_ts or "")
@@ -256,21 +300,7 @@ def test_web_killed_during_clicks(tmp_path: Path, schema_url: str, seed: int) ->
 
         kill_after = rng.randint(1, CLICK_LEADS)
         context = f"seed {seed}: web process killed after {kill_after} of {CLICK_LEADS} answers"
-
-        def send(body: str) -> int | None:
-            try:
-                return post_slack(port, body, timeout=10)
-            except (OSError, http.client.HTTPException):
-                # The connection died with the process, possibly halfway through a response.
-                return None
-
-        with ThreadPoolExecutor(max_workers=6) as pool:
-            futures = [pool.submit(send, body) for body in clicks]
-            deadline = time.monotonic() + 30
-            while sum(future.done() for future in futures) < kill_after and time.monotonic() < deadline:
-                time.sleep(0.001)
-            web.kill()
-            answers = [future.result() for future in futures]
+        answers = click_then_kill(port, web, clicks, kill_after)
 
         web = start_web("web-restarted", env, tmp_path, port)
         processes.append(web)
@@ -294,11 +324,8 @@ def test_web_killed_during_clicks(tmp_path: Path, schema_url: str, seed: int) ->
         for body in clicks:
             assert post_slack(port, body) == 200, context
 
-        def settled() -> bool:
-            return count(schema_url, select(func.count()).select_from(OutboxItem).where(OutboxItem.status == "pending")) == 0
-
         wait_until(lambda: count(schema_url, select(func.count()).select_from(Lead).where(Lead.stage == "sal"))
-                   == CLICK_LEADS and settled(), timeout=60, message=lambda: f"{context}\n{clock.tail()}")
+                   == CLICK_LEADS and outbox_settled(schema_url), timeout=60, message=lambda: f"{context}\n{clock.tail()}")
         accepted = Counter(session_rows(schema_url))
         assert all(accepted[lead_id] == 1 for lead_id in lead_ids), f"{context}: accept transitions {accepted}"
         # Switched by the web process after the card update, or by the clock process after a kill, once either way.
@@ -337,6 +364,115 @@ def session_rows(url: str) -> list[int]:
         db.dispose()
 
 
+def bring_to_opportunity(url: str, config: Path, slack: SlackProcess, lead_ids: list[int]) -> None:
+    """Accept each MQL, complete its discovery and mark it an opportunity, as its rep, with the domain functions."""
+    rt = in_process_runtime(url, config, slack)
+    met = dict.fromkeys(MEDDIC_CRITERIA + BANT_CRITERIA, True)
+    try:
+        for lead_id in lead_ids:
+            with rt.db.transaction() as session:
+                lead = session.get(Lead, lead_id)
+                assert lead is not None
+                outcome = decide(session, rt, lead_id=lead_id, version=lead.version, user_id=SANNE, accept=True)
+                assert outcome.status == "done", outcome
+            answers = DiscoveryInput(met=met, notes={}, next_steps="Offerte", opportunity_ref=f"OPP-{lead_id}")
+            with rt.db.transaction() as session:
+                result = complete_discovery(session, rt, lead_id=lead_id, user_id=SANNE, answers=answers)
+                assert result.done, result
+            with rt.db.transaction() as session:
+                result = mark_opportunity(session, rt, lead_id=lead_id, user_id=SANNE)
+                assert result.done, result
+    finally:
+        rt.db.dispose()
+
+
+def lead_stages(url: str) -> dict[int, str]:
+    db = Database(url)
+    try:
+        with db.transaction() as session:
+            return {lead_id: stage for lead_id, stage in session.execute(select(Lead.id, Lead.stage))}
+    finally:
+        db.dispose()
+
+
+def closing_transitions(url: str) -> list[int]:
+    db = Database(url)
+    try:
+        with db.transaction() as session:
+            return list(session.scalars(select(LeadTransition.lead_id).where(
+                LeadTransition.to_stage.in_([Stage.WON.value, Stage.LOST.value]))))
+    finally:
+        db.dispose()
+
+
+def test_web_killed_during_outcome_clicks(tmp_path: Path, schema_url: str, seed: int) -> None:
+    rng = random.Random(seed)
+    config = write_config(tmp_path, first_contact_seconds=3600)
+    # A slow card update keeps the card updates that the clicks send after their responses queued,
+    # so that the kill finds clicks that got HTTP 200 whose card updates have not gone out.
+    slack = SlackProcess(tmp_path, latency={"chat.update": CARD_UPDATE_SECONDS})
+    env = bot_environment(database_url=schema_url, slack_api_url=slack.base_url, config=config)
+    port = free_port()
+    web = start_web("web-killed", env, tmp_path, port)
+    processes: list[Proc | SlackProcess] = [web, slack]
+    try:
+        lead_ids = post_leads_with_cards(port, schema_url, web, prefix="W")
+        bring_to_opportunity(schema_url, config, slack, lead_ids)
+        # The clock process sends the card updates of those steps before the clicks start, so that
+        # the only card updates in flight at the kill are those of Won and Lost clicks.
+        setup_clock = start("clock-setup", ["clock"], env, tmp_path)
+        processes.append(setup_clock)
+        wait_until(lambda: outbox_settled(schema_url), timeout=60,
+                   message=lambda: f"seed {seed}: card updates of the setup still pending\n{setup_clock.tail()}")
+        setup_clock.stop()
+
+        # Even positions are won, odd positions lost, so that both listeners run during the kill.
+        clicked = {lead_id: Stage.WON if index % 2 == 0 else Stage.LOST for index, lead_id in enumerate(lead_ids)}
+        db = Database(schema_url)
+        with db.transaction() as session:
+            cards = list(session.scalars(select(Lead).where(Lead.id.in_(lead_ids)).order_by(Lead.id)))
+            clicks = [card_click(ActionId.WON if clicked[lead.id] is Stage.WON else ActionId.LOST, lead.id,
+                                 lead.version, SANNE, lead.card_channel or "", lead.card_ts or "") for lead in cards]
+        db.dispose()
+        assert lead_stages(schema_url) == dict.fromkeys(lead_ids, Stage.OPPORTUNITY.value)
+
+        kill_after = rng.randint(1, CLICK_LEADS)
+        context = f"seed {seed}: web process killed after {kill_after} of {CLICK_LEADS} Won/Lost responses"
+        answers = click_then_kill(port, web, clicks, kill_after)
+        context += f"; statuses of the first clicks {Counter(answers)}"
+
+        # The listener commits the outcome before Slack gets its response, so every click that got
+        # HTTP 200 is stored when the process dies, before any second click or restarted process.
+        answered = [lead.id for lead, answer in zip(cards, answers, strict=True) if answer == 200]
+        stages = lead_stages(schema_url)
+        lost_clicks = {lead_id: stages[lead_id] for lead_id in answered if stages[lead_id] != clicked[lead_id].value}
+        assert lost_clicks == {}, (f"{context}: {len(lost_clicks)} of {len(answered)} clicks that got HTTP 200 "
+                                   f"were lost; stage by lead: {lost_clicks}")
+
+        web = start_web("web-restarted", env, tmp_path, port)
+        processes.append(web)
+        expire_claims(schema_url)
+        clock = start("clock", ["clock"], env, tmp_path)
+        processes.append(clock)
+        # A click without a response showed the rep an error, so the rep clicks again. A rep may also
+        # click again after a response. Each lead must still close once, as first clicked.
+        for body in clicks:
+            assert post_slack(port, body) == 200, context
+        expected = {lead_id: stage.value for lead_id, stage in clicked.items()}
+
+        def closed_as_clicked() -> bool:
+            return lead_stages(schema_url) == expected and outbox_settled(schema_url)
+
+        wait_until(closed_as_clicked, timeout=60,
+                   message=lambda: f"{context}: stages {Counter(lead_stages(schema_url).values())}\n{clock.tail()}")
+        closed = Counter(closing_transitions(schema_url))
+        assert all(closed[lead_id] == 1 for lead_id in lead_ids), f"{context}: won/lost transitions {closed}"
+        assert_delivered_once(schema_url, slack, WEB_THREADS, context, ("chat.postMessage", "chat.update"))
+    finally:
+        for process in processes:
+            process.stop()
+
+
 # ---- clock process during a sweep and a send -------------------------------------------------------
 
 CLOCK_LEADS = 60
@@ -344,9 +480,7 @@ CLOCK_LEADS = 60
 
 def add_leads_with_due_alerts(url: str, config: Path, slack: SlackProcess) -> None:
     """Store MQLs whose first-contact reminders and escalations are all due a few seconds later."""
-    settings = Settings(_env_file=None, slack_bot_token="xoxb-process-test", slack_signing_secret="x",  # type: ignore[call-arg]
-                        slack_api_url=slack.base_url, database_url=url, handoff_config=config)
-    rt = build_runtime(settings)
+    rt = in_process_runtime(url, config, slack)
     try:
         with rt.db.transaction() as session:
             for number in range(CLOCK_LEADS):
