@@ -146,7 +146,8 @@ def rule_on_contest(session: Session, rt: Runtime, *, contest_id: int, user_id: 
                                details={"contest": contest.id})
     except _AlreadyRuled:
         session.refresh(contest)
-        return ContestResult("invalid", t(language, "contest.ruled", status=contest.status))
+        ruled_by = f"<@{contest.resolved_by}>" if contest.resolved_by else "–"
+        return ContestResult("invalid", t(language, f"contest.ruled_{contest.status}", user=ruled_by))
     except StaleLead:
         return ContestResult("invalid", t(language, "sales.changed_meanwhile"))
     if rt.config.marketing_channel:

@@ -36,7 +36,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "nl": ":arrows_counterclockwise: {user} draait de afwijzing van *{company}* (lead {lead}) terug; de lead is weer een MQL.",
         "en": ":arrows_counterclockwise: {user} overturns the rejection of *{company}* (lead {lead}); the lead is an MQL again.",
     },
-    "contest.ruled": {"nl": "Hierover is al beslist ({status}).", "en": "This was already ruled on ({status})."},
+    "contest.ruled_upheld": {
+        "nl": "Hierover is al beslist: {user} handhaafde de afwijzing.",
+        "en": "This was already ruled on: {user} upheld the rejection.",
+    },
+    "contest.ruled_overturned": {
+        "nl": "Hierover is al beslist: {user} draaide de afwijzing terug.",
+        "en": "This was already ruled on: {user} overturned the rejection.",
+    },
     "contest.manager_only": {
         "nl": "Alleen de manager van de rep of een beheerder beslist over een betwiste afwijzing.",
         "en": "Only the rep's manager or an admin rules on a contested rejection.",

@@ -106,7 +106,9 @@ def test_second_ruling_changes_nothing(harness: Harness, rejected: int) -> None:
     ruling(harness, EVA, "rejection_uphold")
     wait_status(harness, "upheld")
     ruling(harness, EVA, "rejection_overturn")
-    assert "al beslist (upheld)" in harness.slack.wait_for("chat.postEphemeral").params["text"]
+    # Said in the user's language, with who ruled first.
+    assert harness.slack.wait_for("chat.postEphemeral").params["text"] == \
+        f"Hierover is al beslist: <@{EVA}> handhaafde de afwijzing."
     with harness.rt.db.transaction() as session:
         assert session.get(Lead, rejected).stage == "rejected"  # type: ignore[union-attr]
 
