@@ -66,6 +66,7 @@ class LeadView:
     methodology: str = "bant"
     opportunity_ref: str | None = None
     nurture_until: date | None = None
+    closed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -257,12 +258,14 @@ def _stage_title(lead: LeadView, language: str, company: str, decision: Decision
     return t(language, "card.stage_title", company=company, stage=t(language, f"stage.{lead.stage}"))
 
 
-def _progress_lines(lead: LeadView, language: str) -> list[str]:
+def _progress_lines(lead: LeadView, language: str, timezone: str) -> list[str]:
     lines = [t(language, "card.touches", count=lead.contact_attempts, target=lead.cadence_touches)]
     if lead.discovery_date is not None:
         lines.append(t(language, "card.discovery_on", date=format_day(datetime.combine(lead.discovery_date, datetime.min.time()), language)))
     if lead.opportunity_ref:
         lines.append(t(language, "card.opportunity", ref=lead_text(lead.opportunity_ref, language, 500)))
+    if lead.closed_at is not None and lead.stage in {"won", "lost"}:
+        lines.append(t(language, f"card.closed_{lead.stage}", when=format_when(lead.closed_at, language, timezone)))
     if lead.nurture_until is not None and lead.stage == "nurture":
         lines.append(t(language, "card.nurture_until", date=format_day(datetime.combine(lead.nurture_until, datetime.min.time()), language)))
     return lines
@@ -325,11 +328,15 @@ def lead_card(lead: LeadView, language: str, timezone: str, decision: Decision |
         blocks.append(_section(decision_line(decision, language, timezone)))
     elif lead.stage == "mql":
         blocks.append(_section(t(language, "card.deadline", deadline=deadline, zone=timezone)))
-    elif lead.decided_by and lead.decided_at:
+    elif lead.decided_by and lead.decided_at and lead.stage == "sal":
         accepted = Decision(accepted=True, user_id=lead.decided_by, at=lead.decided_at)
         blocks.append(_section(decision_line(accepted, language, timezone)))
+    elif lead.decided_by and lead.decided_at:
+        # A later stage: the acceptance is history, and the lead is no longer a SAL.
+        when = format_when(lead.decided_at, language, timezone)
+        blocks.append(_section(t(language, "card.accepted_earlier", user=f"<@{lead.decided_by}>", when=when)))
     if decision is None and lead.stage not in {"mql", "raw"}:
-        blocks.append(_section(clip("\n".join(_progress_lines(lead, language)), SECTION_TEXT_LIMIT, language)))
+        blocks.append(_section(clip("\n".join(_progress_lines(lead, language, timezone)), SECTION_TEXT_LIMIT, language)))
     if note:
         blocks.append(_context(clip(note, 2000, language)))
     actions = [] if (decision is not None or final) else _stage_actions(lead, language)

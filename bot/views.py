@@ -54,4 +54,6 @@ def lead_view(lead: Lead, config: HandoffConfig, language: str) -> LeadView:
         methodology=config.methodology(lead.team_id),
         opportunity_ref=lead.opportunity_ref,
         nurture_until=lead.nurture_until,
+        # Read only where the card shows it: an Accept loads the lead without this column.
+        closed_at=lead.closed_at if lead.stage in {"won", "lost"} else None,
     )

@@ -34,6 +34,10 @@ TEXTS: dict[str, TextEntry] = {
         "nl": ":white_check_mark: *Geaccepteerd* door {user} op {when}. De lead is nu een SAL.",
         "en": ":white_check_mark: *Accepted* by {user} on {when}. The lead is now a SAL.",
     },
+    "card.accepted_earlier": {
+        "nl": ":white_check_mark: Geaccepteerd door {user} op {when}.",
+        "en": ":white_check_mark: Accepted by {user} on {when}.",
+    },
     "card.rejected": {
         "nl": ":x: *Afgewezen* door {user} op {when}: {reason}. Vervolg: {next_action}.",
         "en": ":x: *Rejected* by {user} on {when}: {reason}. Next: {next_action}.",

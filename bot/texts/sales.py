@@ -14,6 +14,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "card.mark_opportunity": {"nl": "Opportunity aanmaken", "en": "Create opportunity"},
     "card.won": {"nl": "Gewonnen", "en": "Won"},
     "card.lost": {"nl": "Verloren", "en": "Lost"},
+    "card.closed_won": {"nl": ":trophy: Gewonnen op {when}.", "en": ":trophy: Won on {when}."},
+    "card.closed_lost": {"nl": "Verloren op {when}.", "en": "Lost on {when}."},
     "card.reassign": {"nl": "Toewijzen aan…", "en": "Reassign to…"},
     "sales.wrong_stage": {
         "nl": "Dat kan niet in deze fase ({stage}).",

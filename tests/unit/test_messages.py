@@ -148,8 +148,21 @@ def test_card_actions_follow_the_stage(stage: str, action_ids: list[str]) -> Non
     actions = [b for b in message.blocks if b["type"] == "actions"]
     found = [element["action_id"] for block in actions for element in block["elements"]]
     assert found == action_ids
-    assert "Accepted* by <@U0SANNEDV1>" in all_text(message.blocks)
+    assert "Accepted* by <@U0SANNEDV1>" in all_text(message.blocks) or \
+        "Accepted by <@U0SANNEDV1>" in all_text(message.blocks)
+    # Only a SAL's card says that the lead is a SAL now.
+    assert ("now a SAL" in all_text(message.blocks)) == (stage == "sal")
     assert "Contact attempts: *2* of 6" in all_text(message.blocks)
+
+
+@pytest.mark.parametrize(("stage", "language", "line"), [
+    ("won", "en", ":trophy: Won on Friday 4 April 2025, 16:00."),
+    ("lost", "nl", "Verloren op vrijdag 4 april 2025, 16:00."),
+])
+def test_closed_card_says_when_it_closed(stage: str, language: str, line: str) -> None:
+    message = lead_card(view(stage=stage, decided_by="U0SANNEDV1", decided_at=datetime(2025, 3, 31, 7, 30, tzinfo=UTC),
+                             closed_at=datetime(2025, 4, 4, 14, 0, tzinfo=UTC)), language, "Europe/Amsterdam")
+    assert line in all_text(message.blocks)
 
 
 def test_final_card_has_no_actions() -> None:

@@ -162,11 +162,15 @@ def sdk_lead_card(lead: LeadView, language: str, decision: Decision | None, note
         blocks.append(SectionBlock(text=MarkdownTextObject(text=messages.decision_line(decision, language, ZONE))))
     elif lead.stage == "mql":
         blocks.append(SectionBlock(text=MarkdownTextObject(text=t(language, "card.deadline", deadline=deadline, zone=ZONE))))
-    elif lead.decided_by and lead.decided_at:
+    elif lead.decided_by and lead.decided_at and lead.stage == "sal":
         accepted = Decision(accepted=True, user_id=lead.decided_by, at=lead.decided_at)
         blocks.append(SectionBlock(text=MarkdownTextObject(text=messages.decision_line(accepted, language, ZONE))))
+    elif lead.decided_by and lead.decided_at:
+        earlier = t(language, "card.accepted_earlier", user=f"<@{lead.decided_by}>",
+                    when=format_when(lead.decided_at, language, ZONE))
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=earlier)))
     if decision is None and lead.stage not in {"mql", "raw"}:
-        progress = "\n".join(messages._progress_lines(lead, language))
+        progress = "\n".join(messages._progress_lines(lead, language, ZONE))
         blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(progress, SECTION_TEXT_LIMIT, language))))
     if note:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=clip(note, 2000, language))]))
