@@ -127,6 +127,7 @@ class LeadState:
     team_id: str | None
     nurture_until: date | None
     opportunity_ref: str | None
+    discovery_date: date | None
     history: tuple[Row, ...]
 
 
@@ -157,7 +158,7 @@ def read_state(db: Database) -> dict[int, LeadState]:
             )
         return {
             lead.id: LeadState(lead.id, lead.stage, lead.version, lead.rep_email, lead.team_id, lead.nurture_until,
-                               lead.opportunity_ref, tuple(rows.get(lead.id, ())))
+                               lead.opportunity_ref, lead.discovery_date, tuple(rows.get(lead.id, ())))
             for lead in session.scalars(select(Lead).order_by(Lead.id))
         }
 
@@ -511,8 +512,10 @@ class LifecycleMachine(RuleBasedStateMachine):
                 rejection=rejection).status))
 
         if stage is Stage.SAL:
+            # A date other than the lead's, which would change nothing.
+            day = today + timedelta(days=2 if lead.discovery_date == today + timedelta(days=1) else 1)
             steps.append(Step("schedule discovery", Stage.SAL.value, False, lambda session, user: schedule_discovery(
-                session, self.rt, lead_id=lead_id, user_id=user, day=today + timedelta(days=1)).status))
+                session, self.rt, lead_id=lead_id, user_id=user, day=day).status))
             answers = DiscoveryInput(met=dict.fromkeys(MEDDIC_CRITERIA + BANT_CRITERIA, True), notes={},
                                      next_steps="Demo op kantoor", opportunity_ref="OPP-1")
             steps.append(Step("complete discovery", Stage.SQL.value, False, lambda session, user: complete_discovery(
@@ -631,7 +634,8 @@ class LifecycleMachine(RuleBasedStateMachine):
             result = schedule_discovery(session, self.rt, lead_id=lead.id, user_id=user, day=day)
 
         event(f"schedule discovery: {result.status}")
-        should_act = allowed and lead.stage == Stage.SAL.value and offset >= 0
+        # The date the lead has already changes nothing, as a repeated click must not.
+        should_act = allowed and lead.stage == Stage.SAL.value and offset >= 0 and lead.discovery_date != day
         assert result.done == should_act, (
             f"schedule discovery by {role} on a {lead.stage} lead, day {offset:+}: {result.status}"
         )
