@@ -13,6 +13,8 @@ import os
 import re
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -28,6 +30,8 @@ if TYPE_CHECKING:
     from sqlalchemy.exc import OperationalError
 
 log = logging.getLogger("handoff")
+# How often the clock started by `handoff web` checks that the web process is still its parent.
+PARENT_CHECK_SECONDS = 1.0
 
 
 def _settings() -> Settings:
@@ -108,10 +112,24 @@ def cmd_socket(args: argparse.Namespace) -> int:
 
 
 def _start_clock_process() -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "bot.cli", "clock"])
+    # The clock stops when this process is gone, also after a SIGKILL that skips the caller's `finally`.
+    return subprocess.Popen([sys.executable, "-m", "bot.cli", "clock", "--parent-pid", str(os.getpid())])
 
 
-def cmd_clock(_args: argparse.Namespace) -> int:
+def _stop_with_parent(parent_pid: int) -> None:
+    """End this process within PARENT_CHECK_SECONDS once `parent_pid` is no longer its parent."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_CHECK_SECONDS)
+        log.info("clock.stopped reason=parent_gone parent=%s", parent_pid)
+        logging.shutdown()
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def cmd_clock(args: argparse.Namespace) -> int:
     from handlers.app import slack_client
     from scheduler.clock import run_forever
 
@@ -119,6 +137,8 @@ def cmd_clock(_args: argparse.Namespace) -> int:
     from bot.people import load_slack_timezones
     from bot.runtime import freeze_startup_objects
 
+    if args.parent_pid is not None:
+        _stop_with_parent(args.parent_pid)
     settings = _settings()
     _require_slack(settings)
     rt = _runtime(settings)
@@ -521,7 +541,10 @@ def build_parser() -> argparse.ArgumentParser:
     socket = sub.add_parser("socket", help="Connect to Slack in Socket Mode (needs SLACK_APP_TOKEN).")
     socket.add_argument("--no-clock", action="store_true", help="Do not start the clock process alongside.")
     socket.set_defaults(func=cmd_socket)
-    sub.add_parser("clock", help="Run the clock process: SLA reminders, escalations, outbox retries.").set_defaults(func=cmd_clock)
+    clock = sub.add_parser("clock", help="Run the clock process: SLA reminders, escalations, outbox retries.")
+    # Set by `handoff web`, `run` and `socket` for the clock they start, so that it does not outlive them.
+    clock.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
+    clock.set_defaults(func=cmd_clock)
 
     imp = sub.add_parser("import", help="Import a CSV export (HubSpot, Salesforce, Marketo or a mapping file).")
     imp.add_argument("file", help="Path of the CSV file.")

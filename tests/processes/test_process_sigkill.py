@@ -12,10 +12,12 @@ methods may repeat.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import http.client
 import os
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -54,6 +56,7 @@ from process_support import (
     postgres_schema,
     start,
     start_web,
+    wait_healthy,
     wait_until,
     write_config,
 )
@@ -280,15 +283,28 @@ def outbox_settled(url: str) -> bool:
     return count(url, select(func.count()).select_from(OutboxItem).where(OutboxItem.status == "pending")) == 0
 
 
+def start_slow_card_updates(tmp_path: Path, url: str) -> tuple[Path, SlackProcess, dict[str, str], int, Proc]:
+    """Start a Slack stand-in whose chat.update answers CARD_UPDATE_SECONDS late, and a web process using it.
+
+    Returns the configuration, the stand-in, the environment of the bot's processes, the web port and the web process.
+    """
+    config = write_config(tmp_path, first_contact_seconds=3600)
+    slack = SlackProcess(tmp_path, latency={"chat.update": CARD_UPDATE_SECONDS})
+    env = bot_environment(database_url=url, slack_api_url=slack.base_url, config=config)
+    port = free_port()
+    try:
+        web = start_web("web-killed", env, tmp_path, port)
+    except BaseException:
+        slack.stop()
+        raise
+    return config, slack, env, port, web
+
+
 def test_web_killed_during_clicks(tmp_path: Path, schema_url: str, seed: int) -> None:
     rng = random.Random(seed)
-    config = write_config(tmp_path, first_contact_seconds=3600)
     # A slow card update keeps the decisions behind the acks, so that the kill finds clicks
     # acked but not yet decided, as well as decided clicks whose card update is under way.
-    slack = SlackProcess(tmp_path, latency={"chat.update": CARD_UPDATE_SECONDS})
-    env = bot_environment(database_url=schema_url, slack_api_url=slack.base_url, config=config)
-    port = free_port()
-    web = start_web("web-killed", env, tmp_path, port)
+    _config, slack, env, port, web = start_slow_card_updates(tmp_path, schema_url)
     processes: list[Proc | SlackProcess] = [web, slack]
     try:
         lead_ids = post_leads_with_cards(port, schema_url, web, prefix="K")
@@ -407,13 +423,9 @@ def closing_transitions(url: str) -> list[int]:
 
 def test_web_killed_during_outcome_clicks(tmp_path: Path, schema_url: str, seed: int) -> None:
     rng = random.Random(seed)
-    config = write_config(tmp_path, first_contact_seconds=3600)
     # A slow card update keeps the card updates that the clicks send after their responses queued,
     # so that the kill finds clicks that got HTTP 200 whose card updates have not gone out.
-    slack = SlackProcess(tmp_path, latency={"chat.update": CARD_UPDATE_SECONDS})
-    env = bot_environment(database_url=schema_url, slack_api_url=slack.base_url, config=config)
-    port = free_port()
-    web = start_web("web-killed", env, tmp_path, port)
+    config, slack, env, port, web = start_slow_card_updates(tmp_path, schema_url)
     processes: list[Proc | SlackProcess] = [web, slack]
     try:
         lead_ids = post_leads_with_cards(port, schema_url, web, prefix="W")
@@ -539,6 +551,57 @@ def test_clock_killed_then_restarted(tmp_path: Path, schema_url: str, slack: Sla
                 key = f"sla:{clock.lead_id}:first_contact:{clock.generation}:{entry['step']}"
                 assert key in keys, f"{context}: escalation {key} lost"
     assert_delivered_once(schema_url, slack, 1, context)
+
+
+def children_of(pid: int) -> list[tuple[int, str]]:
+    """Return the pid and command line of each live process whose parent is `pid`, read from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            # The fields after the command name, which is in parentheses and may hold spaces: state, ppid, ...
+            state, parent = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue  # ended meanwhile
+        if int(parent) == pid and state != "Z":
+            found.append((int(entry.name), command))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has ended and waits for its new parent to reap it
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from Linux's /proc")
+def test_builtin_clock_dies_with_web(tmp_path: Path, schema_url: str, slack: SlackProcess) -> None:
+    config = write_config(tmp_path)
+    env = bot_environment(database_url=schema_url, slack_api_url=slack.base_url, config=config)
+    port = free_port()
+    # Without --no-clock, `handoff web` starts a clock process of its own.
+    web = start("web-with-clock", ["web"], {**env, "PORT": str(port)}, tmp_path)
+    try:
+        wait_healthy(port, web)
+        clocks: list[int] = []
+
+        def clock_started() -> bool:
+            clocks[:] = [pid for pid, command in children_of(web.popen.pid) if "bot.cli clock" in command]
+            return bool(clocks)
+
+        wait_until(clock_started, timeout=30, message=lambda: web.tail())
+        # Only the web process is killed, not its process group: its `finally` never runs.
+        os.kill(web.popen.pid, signal.SIGKILL)
+        web.popen.wait(timeout=10)
+        wait_until(lambda: not alive(clocks[0]), timeout=10,
+                   message=lambda: f"the clock process {clocks[0]} outlived its web process\n{web.tail()}")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(web.popen.pid, signal.SIGKILL)
 
 
 def test_cli_module_runs() -> None:
