@@ -18,7 +18,7 @@ from bot.people import load_slack_timezones
 from bot.runtime import Runtime
 from bot.slack_http import PooledWebClient
 from handlers import actions, commands, contests, events, sales, sla
-from handlers.listener_work import ListenerWork
+from handlers.listener_work import ListenerWork, acting_user
 
 log = logging.getLogger(__name__)
 
@@ -125,8 +125,8 @@ def _tell_failure(rt: Runtime, arguments: dict[str, Any], reference: str) -> Non
     """Tell the user of a failed click or command that nothing changed, with the reference in the log."""
     body = arguments.get("body") or {}
     command = arguments.get("command") or {}
-    user_id = (body.get("user") or {}).get("id") or command.get("user_id")
-    if not isinstance(user_id, str):
+    user_id = acting_user(arguments)
+    if user_id is None:
         return
     team_id = (body.get("team") or {}).get("id") or command.get("team_id")
     text = user_text(rt, user_id, team_id if isinstance(team_id, str) else None, "action.failed", ref=reference)

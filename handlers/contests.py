@@ -12,7 +12,6 @@ from slack_sdk.models.blocks import InputBlock, PlainTextInputElement, PlainText
 from slack_sdk.models.views import View
 
 from bot.contests import ContestResult, open_contest, rule_on_contest
-from bot.home import home_view
 from bot.i18n import LANGUAGES, t
 from bot.ids import ActionId, CallbackId, database_id
 from bot.messages import clip
@@ -22,6 +21,7 @@ from bot.preferences import set_user_language, user_language
 from bot.runtime import Runtime
 from bot.sla.clocks import acknowledge
 from handlers.sales import Reply, _tell
+from handlers.events import publish_home
 from handlers.listener_work import ListenerWork
 
 log = logging.getLogger(__name__)
@@ -124,13 +124,4 @@ def register(app: App, rt: Runtime, sender: OutboxSender, listener_work: Listene
             return None
         with rt.db.transaction() as session:
             set_user_language(session, user_id, choice, rt.clock.now())
-
-        def publish_home() -> None:
-            with rt.db.transaction() as session:
-                view = home_view(session, rt, user_id)
-            try:
-                client.views_publish(user_id=user_id, view=view)
-            except SlackApiError as error:
-                log.warning("home.publish_failed user=%s error=%s", user_id, error.response.get("error"))
-
-        return publish_home
+        return lambda: publish_home(rt, client, user_id)

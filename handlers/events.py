@@ -46,11 +46,15 @@ def register(app: App, rt: Runtime, listener_work: ListenerWork) -> None:
         if event.get("tab") != "home":
             return
         user_id = event.get("user")
-        if not isinstance(user_id, str):
-            return
-        with rt.db.transaction() as session:
-            view = home_view(session, rt, user_id)
-        try:
-            client.views_publish(user_id=user_id, view=view)
-        except SlackApiError as error:
-            log.warning("home.publish_failed user=%s error=%s", user_id, error.response.get("error"))
+        if isinstance(user_id, str):
+            publish_home(rt, client, user_id)
+
+
+def publish_home(rt: Runtime, client: WebClient, user_id: str) -> None:
+    """Draw a user's Home tab and publish it; a failure is logged, and the tab shows its old content."""
+    with rt.db.transaction() as session:
+        view = home_view(session, rt, user_id)
+    try:
+        client.views_publish(user_id=user_id, view=view)
+    except SlackApiError as error:
+        log.warning("home.publish_failed user=%s error=%s", user_id, error.response.get("error"))

@@ -201,7 +201,7 @@ class ListenerWork:
         because Bolt passes only the arguments that the body names. The body's `ack` does
         nothing; the decorator acks after the body returns or raises. An exception is logged
         with its type and a reference only, as for `submit`, because its message can hold lead
-        data; `failure_reply` then tells the user that nothing changed, after the response.
+        data; `failure_reply` then sends the user a reply, after the response, saying that nothing changed.
         """
 
         def decorate(listener: Listener) -> Listener:
@@ -217,7 +217,8 @@ class ListenerWork:
                     after = listener(**kwargs)
                 except Exception as error:  # noqa: BLE001 - logged without its message, and the user is told
                     reference = uuid.uuid4().hex[:8]
-                    log.error("listener.change_failed ref=%s work=%s error=%s", reference, name, type(error).__name__)
+                    log.error("listener.change_failed ref=%s work=%s user=%s error=%s", reference, name,
+                              acting_user(kwargs), type(error).__name__)
                     if self._failure_reply is not None:
                         after = functools.partial(self._failure_reply, kwargs, reference)
                 finally:
@@ -295,6 +296,17 @@ class ListenerWork:
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True)
+
+
+def acting_user(arguments: dict[str, Any]) -> str | None:
+    """Return the Slack id of the user behind a listener's arguments: a block action's or a command's."""
+    body = arguments.get("body")
+    command = arguments.get("command")
+    user = body.get("user") if isinstance(body, dict) else None
+    user_id = user.get("id") if isinstance(user, dict) else None
+    if user_id is None and isinstance(command, dict):
+        user_id = command.get("user_id")
+    return user_id if isinstance(user_id, str) else None
 
 
 def _acked_already(*_args: Any, **_kwargs: Any) -> None:
