@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.handoff import ingest
 from bot.intake.signing import sign
@@ -19,6 +19,8 @@ from bot.slack_standin.interactions import signed_headers
 from factories import lead_input
 from handlers.app import build_app
 from handlers.web import WebApp
+
+Row = TypeVar("Row")
 
 SIGNING_SECRET = "test-signing-secret"
 WEBHOOK_SECRET = "test-webhook-secret"
@@ -97,6 +99,14 @@ class Harness:
         reply, close = self._respond("/slack/events", body.encode(), signed_headers(secret, body, timestamp=timestamp),
                                      "POST")
         return reply, close if close is not None else _no_work
+
+    def stored(self, model: type[Row], key: int) -> Row:
+        """Read one row in a transaction of its own, detached so that the caller can read its columns."""
+        with self.rt.db.transaction() as session:
+            row = session.get(model, key)
+            assert row is not None, f"no {model.__name__} {key}"
+            session.expunge(row)
+            return row
 
     def webhook(self, payload: Any, *, timestamp: int | None = None, secret: str = WEBHOOK_SECRET) -> Reply:
         body = json.dumps(payload).encode()

@@ -86,11 +86,7 @@ def runtime(sqlite_db: Database, config: HandoffConfig, clock: FixedClock) -> Ru
 
 
 def lead_row(harness: Harness, lead_id: int) -> Lead:
-    with harness.rt.db.transaction() as session:
-        lead = session.get(Lead, lead_id)
-        assert lead is not None
-        session.expunge(lead)
-        return lead
+    return harness.stored(Lead, lead_id)
 
 
 def wait_until(condition: Callable[[], bool], seconds: float = WAIT_SECONDS) -> bool:

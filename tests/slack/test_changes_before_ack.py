@@ -103,19 +103,11 @@ def new_calls(harness: Harness, first_call: int, matches: Callable[[RecordedCall
 
 
 def lead_row(harness: Harness, lead_id: int) -> Lead:
-    with harness.rt.db.transaction() as session:
-        lead = session.get(Lead, lead_id)
-        assert lead is not None
-        session.expunge(lead)
-        return lead
+    return harness.stored(Lead, lead_id)
 
 
 def clock_row(harness: Harness, clock_id: int) -> SlaClock:
-    with harness.rt.db.transaction() as session:
-        clock = session.get(SlaClock, clock_id)
-        assert clock is not None
-        session.expunge(clock)
-        return clock
+    return harness.stored(SlaClock, clock_id)
 
 
 def chosen_language(harness: Harness, user_id: str) -> str | None:

@@ -29,11 +29,7 @@ PIETER = "U0PIETERJ1"
 
 
 def lead_row(harness: Harness, lead_id: int) -> Lead:
-    with harness.rt.db.transaction() as session:
-        lead = session.get(Lead, lead_id)
-        assert lead is not None
-        session.expunge(lead)
-        return lead
+    return harness.stored(Lead, lead_id)
 
 
 def history(harness: Harness, lead_id: int) -> list[tuple[str | None, str, str, str]]:
