@@ -286,8 +286,8 @@ class OutboxSender:
             now = self.clock.now()
             claimed = self._claim(limit=limit - handled, lead_id=lead_id, now=now, per_channel=per_channel)
             if not claimed:
-                # Asked as of the claim's moment: a channel that was busy then is waited for, even
-                # when it has become free since; read at a later moment, it would count as nothing to wait for.
+                # The slot is read as of the claim's moment, so a channel busy at the claim is waited for
+                # even if it has become free since. Read later, it would count as having nothing to wait for.
                 wake_at = self._next_channel_slot(lead_id, now)
                 pause = (wake_at - self.clock.now()).total_seconds() if wake_at is not None else None
                 if pause is None or pause > wait_budget:

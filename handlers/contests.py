@@ -20,9 +20,9 @@ from bot.outbox import OutboxSender
 from bot.preferences import set_user_language, user_language
 from bot.runtime import Runtime
 from bot.sla.clocks import acknowledge
-from handlers.sales import Reply, _tell
+from handlers.sales import _tell
 from handlers.events import publish_home
-from handlers.listener_work import ListenerWork
+from handlers.listener_work import ListenerWork, Reply
 
 log = logging.getLogger(__name__)
 

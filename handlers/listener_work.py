@@ -38,8 +38,10 @@ from typing import Any, TypeVar
 log = logging.getLogger(__name__)
 
 Listener = TypeVar("Listener", bound=Callable[..., Any])
-# Tells the user of a failed change, given the listener's arguments and the reference in the log.
+# Sends the user of a failed change a reply, given the listener's arguments and the reference in the log.
 FailureReply = Callable[[dict[str, Any], str], None]
+# The Slack calls that a `change_before_ack` listener leaves for after the response, or None.
+Reply = Callable[[], None] | None
 
 # How long queued work waits for the requests in flight to get their responses before it runs anyway.
 # Slack needs a response within 3 s; the card update of a click may come this much later.
@@ -200,8 +202,8 @@ class ListenerWork:
         ephemeral reply lost with its process is transient anyway. The body must take `ack`,
         because Bolt passes only the arguments that the body names. The body's `ack` does
         nothing; the decorator acks after the body returns or raises. An exception is logged
-        with its type and a reference only, as for `submit`, because its message can hold lead
-        data; `failure_reply` then sends the user a reply, after the response, saying that nothing changed.
+        with its type and a reference only, as for `submit`, because its message can contain
+        lead data. After the response, `failure_reply` then tells the user that nothing changed.
         """
 
         def decorate(listener: Listener) -> Listener:

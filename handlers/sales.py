@@ -29,14 +29,12 @@ from bot.outbox import OutboxSender
 from bot.preferences import user_language
 from bot.runtime import Runtime
 from storage.models import Lead
-from handlers.listener_work import ListenerWork
+from handlers.listener_work import ListenerWork, Reply
 
 log = logging.getLogger(__name__)
 
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ModalBuilder = Callable[[Session, Lead, ModalMeta, str], dict[str, Any]]
-# The Slack calls that a listener changing something at once leaves for after the response (see `change_before_ack`).
-Reply = Callable[[], None] | None
 
 
 def _tell(client: WebClient, body: dict[str, Any], text: str) -> None:

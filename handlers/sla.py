@@ -21,9 +21,9 @@ from bot.runtime import Runtime
 from bot.sla import blocks
 from bot.sla.documentation import record_nurture_notes
 from bot.sla.pauses import SNOOZE_CHOICES, ControlResult, StaleClock, pause, resume, snooze
-from handlers.sales import Reply, _tell
+from handlers.sales import _tell
 from storage.models import Lead, SlaClock
-from handlers.listener_work import ListenerWork
+from handlers.listener_work import ListenerWork, Reply
 
 log = logging.getLogger(__name__)
 

@@ -284,7 +284,7 @@ def outbox_settled(url: str) -> bool:
 
 
 def start_slow_card_updates(tmp_path: Path, url: str) -> tuple[Path, SlackProcess, dict[str, str], int, Proc]:
-    """Start a Slack stand-in whose chat.update answers CARD_UPDATE_SECONDS late, and a web process using it.
+    """Start a Slack stand-in whose chat.update responds CARD_UPDATE_SECONDS late, and a web process using it.
 
     Returns the configuration, the stand-in, the environment of the bot's processes, the web port and the web process.
     """

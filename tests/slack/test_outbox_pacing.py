@@ -227,10 +227,9 @@ class TickingClock(FixedClock):
         return moment
 
 
-def test_channel_freed_between_claim_and_wait_check_still_sends(db: Database, slack: SlackStandin,
-                                                                clock: FixedClock) -> None:
-    # An item deferred because its channel was busy until a moment that passes after the claim
-    # finds the channel busy but before the sender asks when the channel is free again.
+def test_channel_freed_after_claim_still_sends(db: Database, slack: SlackStandin, clock: FixedClock) -> None:
+    # The channel's slot ends between the claim, which finds the channel busy, and the query for
+    # when the channel is free again. The deferred item must still go out in this call.
     start = clock.now()
     post(db, clock, "waiting", SALES)
     with db.transaction() as session:

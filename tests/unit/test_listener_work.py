@@ -152,7 +152,7 @@ def test_failing_work_is_logged_not_raised(caplog: Any) -> None:
     work.shutdown()
 
 
-def test_change_before_ack_needs_a_listener_that_takes_ack() -> None:
+def test_change_before_ack_requires_ack() -> None:
     work = ListenerWork(threads=1)
     try:
         def on_click(body: dict[str, Any]) -> None:
@@ -164,7 +164,7 @@ def test_change_before_ack_needs_a_listener_that_takes_ack() -> None:
         work.shutdown()
 
 
-def test_change_before_ack_acks_after_the_change_and_queues_its_reply() -> None:
+def test_change_before_ack_order() -> None:
     work = ListenerWork(threads=1)
     events: list[str] = []
     try:

@@ -150,7 +150,7 @@ def test_card_actions_follow_the_stage(stage: str, action_ids: list[str]) -> Non
     assert found == action_ids
     assert "Accepted* by <@U0SANNEDV1>" in all_text(message.blocks) or \
         "Accepted by <@U0SANNEDV1>" in all_text(message.blocks)
-    # Only a SAL's card says that the lead is a SAL now.
+    # Only a SAL's card states that the lead is now a SAL.
     assert ("now a SAL" in all_text(message.blocks)) == (stage == "sal")
     assert "Contact attempts: *2* of 6" in all_text(message.blocks)
 
